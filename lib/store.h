@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The narrow storage interface of the server and the gateway: the PN
+ * Inventory (PNs, their entities, who may read them, who was expelled) and a
+ * small key/value table. One implementation today, SQLite (store_sqlite.c);
+ * PostgreSQL can follow behind the same struct. Every call that returns 0 has
+ * committed its change: a caller may acknowledge it to a peer. */
+#ifndef CPNS_STORE_H
+#define CPNS_STORE_H
+
+#include <cpns/cpns.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+enum cpns_entity_state {
+  CPNS_STATE_ADDED = 0,   /* added by another member, not registered yet */
+  CPNS_STATE_ONLINE = 1,  /* registered and refreshing */
+  CPNS_STATE_OFFLINE = 2, /* stopped refreshing: lifetime ran out */
+};
+
+const char *cpns_entity_state_name(enum cpns_entity_state s);
+/* Returns -1 for an unknown name. */
+int cpns_entity_state_parse(const char *name);
+
+struct cpns_entity_rec {
+  char pn[CPNS_ID_MAX + 1];
+  char id[CPNS_ID_MAX + 1];
+  char name[CPNS_NAME_MAX + 1];
+  char device_type[CPNS_TYPE_MAX + 1];
+  char addr[CPNS_ADDR_MAX + 1]; /* where the entity was last seen */
+  unsigned roles;               /* CPNS_ROLE_* bits */
+  enum cpns_entity_state state;
+  uint32_t lifetime;            /* seconds */
+  int64_t registered_at;        /* unix seconds, first registration */
+  int64_t updated_at;           /* unix seconds, last registration/refresh */
+  int64_t expires_at;           /* unix seconds; 0 when not ONLINE */
+};
+
+struct cpns_pn_rec {
+  char id[CPNS_ID_MAX + 1];
+  char name[CPNS_NAME_MAX + 1];
+  char owner[CPNS_ID_MAX + 1];  /* the user who owns the PN */
+  char gw[CPNS_ID_MAX + 1];     /* entity id of its PN GW */
+  char gw_addr[CPNS_ADDR_MAX + 1];
+  bool open;                    /* any authenticated PNE may join */
+  enum cpns_entity_state state; /* of the PN GW's registration */
+  uint32_t lifetime;
+  int64_t created_at, updated_at, expires_at;
+};
+
+/* Called once per row; return non-zero to stop the iteration. */
+typedef int (*cpns_entity_cb)(void *arg, const struct cpns_entity_rec *e);
+typedef int (*cpns_pn_cb)(void *arg, const struct cpns_pn_rec *p);
+
+struct cpns_store;
+
+struct cpns_store_ops {
+  void (*close)(struct cpns_store *st);
+
+  /* PNs. pn_put inserts or replaces everything but created_at. pn_delete
+   * removes the PN with its entities, readers and bans (CPNS_ERR_NOTFOUND if
+   * absent). pn_list visits PNs ordered by id, starting after `after` (""
+   * for the first page), at most `limit`. */
+  int (*pn_put)(struct cpns_store *st, const struct cpns_pn_rec *p);
+  int (*pn_get)(struct cpns_store *st, const char *pn, struct cpns_pn_rec *out);
+  int (*pn_delete)(struct cpns_store *st, const char *pn);
+  int (*pn_list)(struct cpns_store *st, const char *after, unsigned limit, cpns_pn_cb cb,
+                 void *arg);
+  int (*pn_count)(struct cpns_store *st, uint64_t *out);
+
+  /* Which other PNs may read this PN's inventory (its owner's choice). */
+  int (*pn_set_readers)(struct cpns_store *st, const char *pn, const char *const *readers,
+                        unsigned n);
+  int (*pn_list_readers)(struct cpns_store *st, const char *pn,
+                         int (*cb)(void *arg, const char *reader), void *arg);
+  int (*pn_reader_allowed)(struct cpns_store *st, const char *pn, const char *reader,
+                           bool *allowed);
+
+  /* Entities, keyed by (pn, id). entity_put inserts or replaces all fields
+   * but registered_at (kept from the first insert). entity_list visits one
+   * PN's entities ordered by id. */
+  int (*entity_put)(struct cpns_store *st, const struct cpns_entity_rec *e);
+  int (*entity_get)(struct cpns_store *st, const char *pn, const char *id,
+                    struct cpns_entity_rec *out);
+  int (*entity_delete)(struct cpns_store *st, const char *pn, const char *id);
+  int (*entity_list)(struct cpns_store *st, const char *pn, cpns_entity_cb cb, void *arg);
+  int (*entity_count)(struct cpns_store *st, const char *pn, uint64_t *out); /* pn NULL: all */
+
+  /* Expelled entities may not register again until added back. */
+  int (*ban_add)(struct cpns_store *st, const char *pn, const char *id);
+  int (*ban_remove)(struct cpns_store *st, const char *pn, const char *id);
+  int (*ban_check)(struct cpns_store *st, const char *pn, const char *id, bool *banned);
+
+  /* Marks every ONLINE entity and PN whose expires_at <= now as OFFLINE (with
+   * expires_at 0) in one transaction, calling the callbacks for each one
+   * changed (after the commit). Either callback may be NULL. */
+  int (*expire)(struct cpns_store *st, int64_t now, cpns_pn_cb pn_cb, cpns_entity_cb ent_cb,
+                void *arg);
+
+  /* Small key/value settings (e.g. the gateway's own state). value_len is
+   * the buffer size; CPNS_ERR_NOTFOUND if the key is absent. */
+  int (*kv_get)(struct cpns_store *st, const char *key, char *value, size_t value_len);
+  int (*kv_set)(struct cpns_store *st, const char *key, const char *value);
+};
+
+struct cpns_store {
+  const struct cpns_store_ops *ops;
+};
+
+enum cpns_store_sync { CPNS_STORE_SYNC_NORMAL, CPNS_STORE_SYNC_FULL };
+
+/* Opens (creating and migrating as needed) an SQLite store at path, with the
+ * file mode 0600. SYNC_NORMAL survives a crash of the process (kill -9);
+ * SYNC_FULL also a crash of the machine. Returns 0 and *out, or an error with
+ * the reason in err. */
+int cpns_store_sqlite_open(const char *path, enum cpns_store_sync sync, struct cpns_store **out,
+                           char *err, size_t errlen);
+
+static inline void cpns_store_close(struct cpns_store *st) {
+  if (st) st->ops->close(st);
+}
+
+#endif
