@@ -95,21 +95,21 @@ struct load_ctx {
   int rc;
 };
 
-static int on_ini(void *user, const char *section, const char *name, const char *value,
-                  int lineno) {
+/* inih reports the line of the first handler failure as its return value. */
+static int on_ini(void *user, const char *section, const char *name, const char *value) {
   struct load_ctx *c = user;
   if (c->rc) return 0;
   if (!name) return 1; /* a section header alone */
   const struct cpns_option *o = find_opt(c->tab, c->n, section, name);
   char why[256];
   if (!o) {
-    snprintf(c->err, c->errlen, "%s:%d: unknown option %s.%s", c->path, lineno, section, name);
+    snprintf(c->err, c->errlen, "unknown option %s.%s", section, name);
     c->rc = CPNS_ERR_CONFIG;
     return 0;
   }
   if (c->only_reloadable && !o->reloadable) return 1;
   if (apply(o, c->conf, value, why, sizeof why)) {
-    snprintf(c->err, c->errlen, "%s:%d: %s", c->path, lineno, why);
+    snprintf(c->err, c->errlen, "%s", why);
     c->rc = CPNS_ERR_CONFIG;
     return 0;
   }
@@ -124,7 +124,12 @@ int cpns_config_load(const char *path, const struct cpns_option *tab, size_t n, 
     snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
     return CPNS_ERR_CONFIG;
   }
-  if (c.rc) return c.rc;
+  if (c.rc) {
+    char why[256];
+    snprintf(why, sizeof why, "%s", err);
+    snprintf(err, errlen, "%s:%d: %s", path, r, why);
+    return c.rc;
+  }
   if (r > 0) {
     snprintf(err, errlen, "%s:%d: syntax error", path, r);
     return CPNS_ERR_CONFIG;

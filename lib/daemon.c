@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Shared daemon start-up (see daemon.h). */
+#include "daemon.h"
+
+#include <cpns/cpns.h>
+#include <errno.h>
+#include <getopt.h>
+#include <unistd.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+static void usage(const struct cpns_daemon *d, FILE *out) {
+  fprintf(out,
+          "Usage: %s [-c FILE] [-f] [-o section.name=value]... [-v]\n"
+          "%s\n\n"
+          "  -c, --config FILE   read the configuration from FILE\n"
+          "  -f, --foreground    stay in the foreground, log to stderr\n"
+          "  -o SECTION.NAME=VALUE  override one option\n"
+          "  -v, --verbose       log at debug level\n"
+          "      --sample-config print a commented configuration with all defaults\n"
+          "  -h, --help          this text\n"
+          "  -V, --version       print the version\n\n"
+          "Options (config file sections):\n",
+          d->prog, d->summary);
+  cpns_config_write_help(out, d->options, d->noptions);
+  fprintf(out, "\nSignals: SIGTERM/SIGINT stop cleanly, SIGHUP reloads [log] and keys.\n"
+               "Exit codes: 0 clean stop, 64 usage, 69 unavailable, 70 internal, 78 config.\n");
+}
+
+static void apply_logging(struct cpns_daemon *d) {
+  enum cpns_log_sink sink = CPNS_LOG_SINK_STDERR;
+  if (!d->foreground && d->log_target && strcmp(d->log_target, "syslog") == 0)
+    sink = CPNS_LOG_SINK_SYSLOG;
+  cpns_log_setup(d->prog, sink, d->log_level ? *d->log_level : CPNS_LOG_NOTICE);
+}
+
+int cpns_daemon_init(struct cpns_daemon *d, int argc, char **argv) {
+  static const struct option longopts[] = {
+      {"config", required_argument, NULL, 'c'}, {"foreground", no_argument, NULL, 'f'},
+      {"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 'V'},      {"sample-config", no_argument, NULL, 'S'},
+      {NULL, 0, NULL, 0}};
+  char err[512];
+  if (cpns_config_defaults(d->options, d->noptions, d->conf)) {
+    fprintf(stderr, "%s: internal error: bad option defaults\n", d->prog);
+    return CPNS_EXIT_SOFTWARE;
+  }
+  const char *overrides[32];
+  unsigned noverrides = 0;
+  bool verbose = false;
+  int c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "c:fo:vhV", longopts, NULL)) != -1) {
+    switch (c) {
+    case 'c': snprintf(d->conf_path, sizeof d->conf_path, "%s", optarg); break;
+    case 'f': d->foreground = true; break;
+    case 'o':
+      if (noverrides >= sizeof overrides / sizeof overrides[0]) {
+        fprintf(stderr, "%s: too many -o options\n", d->prog);
+        return CPNS_EXIT_USAGE;
+      }
+      overrides[noverrides++] = optarg;
+      break;
+    case 'v': verbose = true; break;
+    case 'h': usage(d, stdout); return 0;
+    case 'V': printf("%s %s (CPNS protocol %s)\n", d->prog, CPNS_VERSION_STRING, CPNS_PROTOCOL_VERSION); return 0;
+    case 'S': cpns_config_write_sample(stdout, d->prog, d->options, d->noptions); return 0;
+    default: usage(d, stderr); return CPNS_EXIT_USAGE;
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "%s: unexpected argument '%s'\n", d->prog, argv[optind]);
+    return CPNS_EXIT_USAGE;
+  }
+  if (d->conf_path[0] &&
+      cpns_config_load(d->conf_path, d->options, d->noptions, d->conf, false, err, sizeof err)) {
+    fprintf(stderr, "%s: %s\n", d->prog, err);
+    return CPNS_EXIT_CONFIG;
+  }
+  for (unsigned i = 0; i < noverrides; i++)
+    if (cpns_config_set(d->options, d->noptions, d->conf, overrides[i], err, sizeof err)) {
+      fprintf(stderr, "%s: -o %s\n", d->prog, err);
+      return CPNS_EXIT_CONFIG;
+    }
+  if (verbose && d->log_level) *d->log_level = CPNS_LOG_DEBUG;
+  apply_logging(d);
+  return -1;
+}
+
+void cpns_daemon_reload(struct cpns_daemon *d) {
+  char err[512];
+  if (!d->conf_path[0]) return;
+  if (cpns_config_load(d->conf_path, d->options, d->noptions, d->conf, true, err, sizeof err)) {
+    log_err("config", "reload failed, keeping the old settings: %s", err);
+    return;
+  }
+  apply_logging(d);
+  log_notice("config", "reloaded %s", d->conf_path);
+}
+
+int cpns_daemon_detach(struct cpns_daemon *d, const char *pid_file) {
+  if (!d->foreground) {
+    bool keep_stderr = !d->log_target || strcmp(d->log_target, "stderr") == 0;
+    if (daemon(0, keep_stderr ? 1 : 0) != 0) {
+      log_err("daemon", "cannot detach: %s", strerror(errno));
+      return CPNS_EXIT_SOFTWARE;
+    }
+  }
+  if (pid_file && *pid_file) {
+    FILE *f = fopen(pid_file, "w");
+    if (!f) {
+      log_err("daemon", "cannot write pid file %s: %s", pid_file, strerror(errno));
+      return CPNS_EXIT_CONFIG;
+    }
+    fprintf(f, "%ld\n", (long)getpid());
+    fclose(f);
+  }
+  return 0;
+}

@@ -1,0 +1,1284 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The CPNS node: libcoap context, DTLS-PSK, router, outgoing requests,
+ * deferred replies, timers and the epoll event loop (see node.h).
+ *
+ * Two libcoap 4.3.1 behaviours are worked around here. Its defaults are
+ * unbounded, so every session, handshake and payload limit is set from our
+ * configuration. And a DTLS client that restarts from the same address and
+ * port without closing its session is stuck behind the stale server session
+ * (RFC 6347 §4.2.8 is not implemented): we peek at each datagram on the DTLS
+ * listener before libcoap reads it, and when an epoch-0 ClientHello comes from
+ * a peer with an established session we close that session first, so that
+ * libcoap starts a fresh handshake. */
+#define _GNU_SOURCE /* struct in6_pktinfo */
+#include "node.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <cpns/cpns.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define NODE_MAX_ROUTES 96
+#define NODE_MAX_LINKS 16
+#define NODE_MAX_TIMERS 32
+#define NODE_MAX_FDS 16
+#define NODE_MAX_HOOKS 8
+#define NODE_MAX_LISTEN_FDS 4
+#define NODE_LINK_ATTRS_MAX 256
+#define NODE_EPOLL_EVENTS 32
+#define NODE_SCAN_FD_MAX 4096
+
+struct route {
+  coap_pdu_code_t method;
+  unsigned nseg;
+  char seg[CPNS_MAX_SEGMENTS][CPNS_SEGMENT_MAX + 1];
+  cpns_handler_fn fn;
+  void *arg;
+};
+
+struct link {
+  char path[CPNS_SEGMENT_MAX * 2];
+  char attrs[NODE_LINK_ATTRS_MAX];
+};
+
+struct timer {
+  long interval_ms;
+  uint64_t due_ms;
+  cpns_timer_fn fn;
+  void *arg;
+};
+
+struct watch {
+  int fd;
+  cpns_fd_fn fn;
+  void *arg;
+};
+
+struct hook {
+  cpns_session_fn fn;
+  void *arg;
+};
+
+/* An outgoing request waiting for its response. */
+struct pending {
+  struct pending *next;
+  coap_session_t *session;
+  uint8_t token[8];
+  size_t token_len;
+  uint64_t deadline_ms;
+  cpns_response_fn cb;
+  void *arg;
+};
+
+struct cpns_deferred {
+  struct cpns_node *node;
+  coap_async_t *async;
+  coap_session_t *session;
+  int accept;
+  int code;
+  uint8_t *payload;
+  size_t payload_len;
+  char diag[CPNS_DIAG_MAX];
+  bool ready;
+  struct cpns_deferred *next, *prev; /* in node->deferred, to free on shutdown */
+};
+
+struct cpns_node {
+  coap_context_t *ctx;
+  char name[32];
+  bool plain;
+  const struct cpns_keyring *keyring;
+  struct cpns_node_limits lim;
+  coap_bin_const_t psk_scratch; /* returned to libcoap from the identity callback */
+
+  struct route routes[NODE_MAX_ROUTES];
+  unsigned nroutes;
+  struct link links[NODE_MAX_LINKS];
+  unsigned nlinks;
+  struct timer timers[NODE_MAX_TIMERS];
+  unsigned ntimers;
+  struct watch watches[NODE_MAX_FDS];
+  unsigned nwatches;
+  struct hook hooks[NODE_MAX_HOOKS];
+  unsigned nhooks;
+  int listen_fds[NODE_MAX_LISTEN_FDS];
+  unsigned nlisten_fds;
+
+  struct pending *pending;
+  struct cpns_deferred *deferred;
+  unsigned long npending;
+
+  int epfd, sigfd, coap_fd;
+  bool stop;
+  bool json;
+  struct cpns_node_stats stats;
+  coap_resource_t *unknown; /* the catch-all resource our router sits behind */
+  void (*on_hup)(void *);
+  void *on_hup_arg;
+  const struct cpns_key_entry *upstream_peer;
+};
+
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- logging bridge ---- */
+
+static void coap_log_bridge(coap_log_t level, const char *message) {
+  int ours = (int)level <= LOG_ERR ? CPNS_LOG_ERR : (int)level;
+  if (ours > CPNS_LOG_DEBUG) ours = CPNS_LOG_DEBUG;
+  char line[256];
+  snprintf(line, sizeof line, "%s", message);
+  line[strcspn(line, "\n")] = '\0';
+  /* libcoap logs a line per unsolicited RST or bad datagram: rate-limit. */
+  CPNS_LOG_RL(ours, "coap", "%s", line);
+}
+
+void cpns_node_limits_default(struct cpns_node_limits *lim) {
+  lim->max_sessions = 1024;
+  lim->max_handshakes = 64;
+  lim->session_timeout = 300;
+  lim->max_pending = 1024;
+  lim->max_payload = 16384;
+  lim->request_timeout_ms = 10000;
+  lim->ack_timeout_ms = 1000;
+  lim->max_retransmit = 3;
+  lim->keepalive = 15;
+}
+
+/* ---- addresses ---- */
+
+int cpns_parse_hostport(const char *s, coap_address_t *out, uint16_t default_port) {
+  char host[256];
+  const char *port = NULL;
+  if (!s || !*s || strlen(s) >= sizeof host) return CPNS_ERR_INVAL;
+  if (s[0] == '[') {
+    const char *rb = strchr(s, ']');
+    if (!rb || (size_t)(rb - s - 1) >= sizeof host) return CPNS_ERR_INVAL;
+    memcpy(host, s + 1, (size_t)(rb - s - 1));
+    host[rb - s - 1] = '\0';
+    if (rb[1] == ':') port = rb + 2;
+    else if (rb[1] != '\0') return CPNS_ERR_INVAL;
+  } else {
+    const char *colon = strrchr(s, ':');
+    if (colon && strchr(s, ':') == colon) {
+      memcpy(host, s, (size_t)(colon - s));
+      host[colon - s] = '\0';
+      port = colon + 1;
+    } else {
+      snprintf(host, sizeof host, "%s", s);
+    }
+  }
+  char portbuf[8];
+  snprintf(portbuf, sizeof portbuf, "%u", (unsigned)default_port);
+  if (port) {
+    char *end;
+    long p = strtol(port, &end, 10);
+    if (*port == '\0' || *end || p < 0 || p > 65535) return CPNS_ERR_INVAL;
+    snprintf(portbuf, sizeof portbuf, "%ld", p);
+  }
+  struct addrinfo hints, *res = NULL;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_DGRAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  if (getaddrinfo(host, portbuf, &hints, &res) != 0 || !res) return CPNS_ERR_INVAL;
+  coap_address_init(out);
+  memcpy(&out->addr, res->ai_addr, res->ai_addrlen);
+  out->size = res->ai_addrlen;
+  freeaddrinfo(res);
+  return 0;
+}
+
+static void addr_to_str(const coap_address_t *a, char *out, size_t outlen) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  unsigned port = 0;
+  if (a->addr.sa.sa_family == AF_INET) {
+    inet_ntop(AF_INET, &a->addr.sin.sin_addr, host, sizeof host);
+    port = ntohs(a->addr.sin.sin_port);
+    snprintf(out, outlen, "%s:%u", host, port);
+  } else if (a->addr.sa.sa_family == AF_INET6) {
+    inet_ntop(AF_INET6, &a->addr.sin6.sin6_addr, host, sizeof host);
+    port = ntohs(a->addr.sin6.sin6_port);
+    snprintf(out, outlen, "[%s]:%u", host, port);
+  } else {
+    snprintf(out, outlen, "?");
+  }
+}
+
+void cpns_session_addr(coap_session_t *session, char *out, size_t outlen) {
+  const coap_address_t *a = coap_session_get_addr_remote(session);
+  if (!a) {
+    snprintf(out, outlen, "?");
+    return;
+  }
+  addr_to_str(a, out, outlen);
+}
+
+/* ---- PSK ---- */
+
+static const coap_bin_const_t *psk_for_identity(coap_bin_const_t *identity,
+                                                coap_session_t *session, void *arg) {
+  struct cpns_node *node = arg;
+  const struct cpns_key_entry *e =
+      cpns_keyring_find(node->keyring, (const char *)identity->s, identity->length);
+  if (!e) {
+    char addr[CPNS_ADDR_MAX];
+    cpns_session_addr(session, addr, sizeof addr);
+    CPNS_LOG_RL(CPNS_LOG_NOTICE, node->name, "DTLS: unknown PSK identity from %s", addr);
+    return NULL;
+  }
+  node->psk_scratch.s = e->key;
+  node->psk_scratch.length = CPNS_PSK_LEN;
+  return &node->psk_scratch;
+}
+
+static const struct cpns_key_entry *session_peer(struct cpns_node *node,
+                                                 coap_session_t *session) {
+  if (coap_session_get_type(session) == COAP_SESSION_TYPE_CLIENT) return node->upstream_peer;
+  if (coap_session_get_proto(session) != COAP_PROTO_DTLS) return NULL;
+  const coap_bin_const_t *id = coap_session_get_psk_identity(session);
+  if (!id) return NULL;
+  return cpns_keyring_find(node->keyring, (const char *)id->s, id->length);
+}
+
+/* ---- replies ---- */
+
+static int encode_body(const json_t *body, int cf, uint8_t **buf, size_t *len) {
+  return cpns_codec_encode(body, cf, buf, len);
+}
+
+static void release_buf(coap_session_t *s, void *p) {
+  (void)s;
+  free(p);
+}
+
+/* Writes code and payload into a response PDU; payload ownership moves here. */
+static void fill_response(struct cpns_node *node, coap_resource_t *resource,
+                          coap_session_t *session, const coap_pdu_t *request,
+                          coap_pdu_t *response, int code, int cf, uint8_t *payload, size_t len,
+                          const char *diag) {
+  coap_pdu_set_code(response, (coap_pdu_code_t)COAP_RESPONSE_CODE(code));
+  if (code >= 400) {
+    if (code < 500)
+      node->stats.replies_4xx++;
+    else
+      node->stats.replies_5xx++;
+  }
+  if (payload && len) {
+    coap_add_data_large_response(resource, session, request, response, NULL, (uint16_t)cf, -1, 0,
+                                 len, payload, release_buf, payload);
+  } else {
+    free(payload);
+    if (diag && *diag) coap_add_data(response, strlen(diag), (const uint8_t *)diag);
+  }
+}
+
+
+void cpns_reply(struct cpns_req *req, int code, json_t *body) {
+  if (req->replied || req->deferred) {
+    json_decref(body);
+    return;
+  }
+  req->replied = true;
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  if (body && encode_body(body, req->accept, &buf, &len)) {
+    json_decref(body);
+    fill_response(req->node, req->node->unknown, req->session, req->pdu, req->response, 500, 0,
+                  NULL, 0, "cannot encode reply");
+    return;
+  }
+  json_decref(body);
+  fill_response(req->node, req->node->unknown, req->session, req->pdu, req->response, code,
+                req->accept, buf, len, NULL);
+}
+
+void cpns_reply_error(struct cpns_req *req, int code, const char *fmt, ...) {
+  if (req->replied || req->deferred) return;
+  req->replied = true;
+  char diag[CPNS_DIAG_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(diag, sizeof diag, fmt, ap);
+  va_end(ap);
+  fill_response(req->node, req->node->unknown, req->session, req->pdu, req->response, code, 0,
+                NULL, 0, diag);
+}
+
+struct cpns_deferred *cpns_req_defer(struct cpns_req *req) {
+  struct cpns_node *node = req->node;
+  if (req->replied || req->deferred) return NULL;
+  if (node->npending >= (unsigned long)node->lim.max_pending) {
+    node->stats.dropped_limit++;
+    cpns_reply_error(req, 503, "too many requests in progress");
+    return NULL;
+  }
+  struct cpns_deferred *d = calloc(1, sizeof *d);
+  if (!d) {
+    cpns_reply_error(req, 500, "out of memory");
+    return NULL;
+  }
+  d->async = coap_register_async(req->session, req->pdu, 0);
+  if (!d->async) {
+    free(d);
+    cpns_reply_error(req, 500, "cannot defer reply");
+    return NULL;
+  }
+  d->node = node;
+  d->session = req->session;
+  d->accept = req->accept;
+  coap_async_set_app_data(d->async, d);
+  d->next = node->deferred;
+  if (node->deferred) node->deferred->prev = d;
+  node->deferred = d;
+  node->npending++;
+  req->deferred = true;
+  return d;
+}
+
+void cpns_deferred_reply(struct cpns_deferred *d, int code, json_t *body, const char *diag) {
+  if (!d || d->ready) {
+    json_decref(body);
+    return;
+  }
+  d->ready = true;
+  d->code = code;
+  if (body && encode_body(body, d->accept, &d->payload, &d->payload_len)) {
+    d->code = 500;
+    diag = "cannot encode reply";
+  }
+  json_decref(body);
+  snprintf(d->diag, sizeof d->diag, "%s", diag ? diag : "");
+  coap_async_trigger(d->async);
+}
+
+static void deferred_unlink(struct cpns_node *node, struct cpns_deferred *d) {
+  if (d->prev) d->prev->next = d->next;
+  else node->deferred = d->next;
+  if (d->next) d->next->prev = d->prev;
+  node->npending--;
+}
+
+/* ---- request parsing and routing ---- */
+
+int cpns_req_query(const struct cpns_req *req, const char *key, char *out, size_t outlen) {
+  size_t klen = strlen(key);
+  const char *p = req->query;
+  while (*p) {
+    const char *end = strchr(p, '&');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    if (len >= klen && strncmp(p, key, klen) == 0 && (len == klen || p[klen] == '=')) {
+      const char *v = len == klen ? "" : p + klen + 1;
+      size_t vlen = len == klen ? 0 : len - klen - 1;
+      if (vlen >= outlen) return CPNS_ERR_TOOBIG;
+      memcpy(out, v, vlen);
+      out[vlen] = '\0';
+      return 0;
+    }
+    if (!end) break;
+    p = end + 1;
+  }
+  return CPNS_ERR_NOTFOUND;
+}
+
+/* Splits Uri-Path and Uri-Query; returns a CoAP error code or 0. */
+static int parse_uri(const coap_pdu_t *pdu, struct cpns_req *req, bool *well_known) {
+  coap_opt_iterator_t it;
+  coap_opt_t *opt;
+  unsigned idx = 0;
+  char first[CPNS_SEGMENT_MAX + 1] = "", second[CPNS_SEGMENT_MAX + 1] = "";
+  coap_option_iterator_init(pdu, &it, COAP_OPT_ALL);
+  size_t qlen = 0;
+  *well_known = false;
+  while ((opt = coap_option_next(&it))) {
+    size_t len = coap_opt_length(opt);
+    const uint8_t *val = coap_opt_value(opt);
+    if (it.number == COAP_OPTION_URI_PATH) {
+      if (len > CPNS_SEGMENT_MAX) return 414;
+      char segbuf[CPNS_SEGMENT_MAX + 1];
+      memcpy(segbuf, val, len);
+      segbuf[len] = '\0';
+      if (memchr(val, 0, len)) return 400;
+      if (idx == 0) memcpy(first, segbuf, len + 1);
+      else if (idx == 1) memcpy(second, segbuf, len + 1);
+      else {
+        if (req->nseg >= CPNS_MAX_SEGMENTS) return 414;
+        memcpy(req->seg[req->nseg++], segbuf, len + 1);
+      }
+      idx++;
+    } else if (it.number == COAP_OPTION_URI_QUERY) {
+      if (qlen + len + 1 > CPNS_QUERY_MAX) return 414;
+      if (memchr(val, 0, len) || memchr(val, '&', len)) return 400;
+      if (qlen) req->query[qlen++] = '&';
+      memcpy(req->query + qlen, val, len);
+      qlen += len;
+      req->query[qlen] = '\0';
+    }
+  }
+  if (strcmp(first, ".well-known") == 0 && strcmp(second, "core") == 0 && req->nseg == 0) {
+    *well_known = true;
+    return 0;
+  }
+  if (idx < 2 || strcmp(first, "cpns") != 0 || strcmp(second, "v1") != 0) return 404;
+  return 0;
+}
+
+static int option_uint(const coap_pdu_t *pdu, coap_option_num_t num, int absent) {
+  coap_opt_iterator_t it;
+  coap_opt_t *opt = coap_check_option(pdu, num, &it);
+  if (!opt) return absent;
+  return (int)coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt));
+}
+
+static bool route_matches(const struct route *r, const struct cpns_req *req) {
+  if (r->nseg != req->nseg) return false;
+  for (unsigned i = 0; i < r->nseg; i++)
+    if (strcmp(r->seg[i], "*") != 0 && strcmp(r->seg[i], req->seg[i]) != 0) return false;
+  return true;
+}
+
+static const char *method_name(coap_pdu_code_t m) {
+  switch (m) {
+  case COAP_REQUEST_CODE_GET: return "GET";
+  case COAP_REQUEST_CODE_POST: return "POST";
+  case COAP_REQUEST_CODE_PUT: return "PUT";
+  case COAP_REQUEST_CODE_DELETE: return "DELETE";
+  case COAP_REQUEST_CODE_FETCH: return "FETCH";
+  case COAP_REQUEST_CODE_PATCH: return "PATCH";
+  case COAP_REQUEST_CODE_IPATCH: return "iPATCH";
+  default: return "?";
+  }
+}
+
+/* libcoap 4.3.1 has no context user data: a small table maps contexts to nodes. */
+#define NODE_MAX_PER_PROCESS 16
+static struct {
+  coap_context_t *ctx;
+  struct cpns_node *node;
+} g_nodes[NODE_MAX_PER_PROCESS];
+
+static int node_register(coap_context_t *ctx, struct cpns_node *node) {
+  for (unsigned i = 0; i < NODE_MAX_PER_PROCESS; i++)
+    if (!g_nodes[i].ctx) {
+      g_nodes[i].ctx = ctx;
+      g_nodes[i].node = node;
+      return 0;
+    }
+  return CPNS_ERR_LIMIT;
+}
+
+static void node_unregister(coap_context_t *ctx) {
+  for (unsigned i = 0; i < NODE_MAX_PER_PROCESS; i++)
+    if (g_nodes[i].ctx == ctx) g_nodes[i].ctx = NULL;
+}
+
+static struct cpns_node *node_of(coap_session_t *session) {
+  coap_context_t *ctx = coap_session_get_context(session);
+  for (unsigned i = 0; i < NODE_MAX_PER_PROCESS; i++)
+    if (g_nodes[i].ctx == ctx) return g_nodes[i].node;
+  return NULL;
+}
+
+/* Sends the stored reply of a deferred request when libcoap calls us again. */
+static bool finish_deferred(coap_resource_t *resource, coap_session_t *session,
+                            const coap_pdu_t *pdu, coap_pdu_t *response) {
+  coap_async_t *as = coap_find_async(session, coap_pdu_get_token(pdu));
+  if (!as) return false;
+  struct cpns_deferred *d = coap_async_get_app_data(as);
+  if (!d || !d->ready) return true; /* spurious: keep waiting */
+  struct cpns_node *node = d->node;
+  uint8_t *payload = d->payload;
+  d->payload = NULL;
+  fill_response(node, resource, session, pdu, response, d->code, d->accept, payload,
+                d->payload_len, d->diag);
+  deferred_unlink(node, d);
+  free(d);
+  coap_free_async(session, as);
+  return true;
+}
+
+static void on_request(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *pdu,
+                       const coap_string_t *query, coap_pdu_t *response) {
+  (void)query;
+  struct cpns_node *node = node_of(session);
+  if (finish_deferred(resource, session, pdu, response)) return;
+  node->stats.requests++;
+
+  struct cpns_req *req = calloc(1, sizeof *req);
+  if (!req) {
+    coap_pdu_set_code(response, COAP_RESPONSE_CODE(500));
+    return;
+  }
+  req->node = node;
+  req->session = session;
+  req->pdu = pdu;
+  req->response = response;
+  req->method = coap_pdu_get_code(pdu);
+  req->peer = session_peer(node, session);
+  char addr[CPNS_ADDR_MAX];
+  cpns_session_addr(session, addr, sizeof addr);
+
+  bool wk = false;
+  int code = parse_uri(pdu, req, &wk);
+  if (code) {
+    cpns_reply_error(req, code, code == 404 ? "no such resource" : "bad URI");
+    goto done;
+  }
+  if (!node->plain && coap_session_get_proto(session) != COAP_PROTO_DTLS) {
+    cpns_reply_error(req, 401, "DTLS required");
+    goto done;
+  }
+  int cf = option_uint(pdu, COAP_OPTION_CONTENT_FORMAT, -1);
+  int accept = option_uint(pdu, COAP_OPTION_ACCEPT, -1);
+  if (accept == -1) accept = cf == CPNS_CF_JSON ? CPNS_CF_JSON : CPNS_CF_CBOR;
+  if (accept != CPNS_CF_JSON && accept != CPNS_CF_CBOR) {
+    req->accept = CPNS_CF_CBOR;
+    cpns_reply_error(req, 406, "Accept must be 50 (JSON) or 60 (CBOR)");
+    goto done;
+  }
+  req->accept = accept;
+
+  size_t len = 0, offset = 0, total = 0;
+  const uint8_t *data = NULL;
+  if (coap_get_data_large(pdu, &len, &data, &offset, &total) && total > 0) {
+    if (total > (size_t)node->lim.max_payload || len != total) {
+      CPNS_LOG_RL(CPNS_LOG_NOTICE, node->name, "%s: request body of %zu bytes refused", addr,
+                  total);
+      cpns_reply_error(req, 413, "body larger than %ld bytes", node->lim.max_payload);
+      goto done;
+    }
+    if (cf == -1) cf = CPNS_CF_CBOR;
+    if (cf != CPNS_CF_CBOR && cf != CPNS_CF_JSON) {
+      cpns_reply_error(req, 415, "Content-Format must be 50 (JSON) or 60 (CBOR)");
+      goto done;
+    }
+    char why[CPNS_DIAG_MAX];
+    struct cpns_codec_limits lim = cpns_codec_default_limits;
+    lim.max_bytes = (size_t)node->lim.max_payload;
+    int rc = cpns_codec_decode(data, len, cf, &lim, &req->body, why, sizeof why);
+    if (rc) {
+      CPNS_LOG_RL(CPNS_LOG_NOTICE, node->name, "%s: undecodable body: %s", addr, why);
+      cpns_reply_error(req, rc == CPNS_ERR_TOOBIG ? 413 : 400, "%s", why);
+      goto done;
+    }
+  }
+
+  bool path_known = false;
+  for (unsigned i = 0; i < node->nroutes; i++) {
+    const struct route *r = &node->routes[i];
+    if (!route_matches(r, req)) continue;
+    path_known = true;
+    if (r->method != req->method) continue;
+    r->fn(req, r->arg);
+    if (!req->replied && !req->deferred) cpns_reply_error(req, 500, "no reply");
+    goto done;
+  }
+  cpns_reply_error(req, path_known ? 405 : 404, path_known ? "method not allowed" : "no such resource");
+done:
+  if (cpns_log_get_level() >= CPNS_LOG_DEBUG) {
+    coap_pdu_code_t rc = coap_pdu_get_code(response);
+    log_debug(node->name, "%s %s %s/%s%s%s -> %d.%02d", addr, method_name(req->method),
+              req->peer ? req->peer->identity : "(anonymous)", req->nseg ? req->seg[0] : "",
+              req->nseg > 1 ? "/" : "", req->nseg > 1 ? req->seg[1] : "", rc >> 5, rc & 31);
+  }
+  json_decref(req->body);
+  free(req);
+}
+
+/* ---- /.well-known/core (RFC 6690), filtered by one attribute ---- */
+
+/* True when attrs has key=value, matching a word of a quoted list or, with a
+ * trailing '*' in want, a prefix (RFC 6690 §4.1). */
+static bool link_matches(const char *attrs, const char *key, const char *want) {
+  size_t klen = strlen(key), wlen = strlen(want);
+  bool prefix = wlen && want[wlen - 1] == '*';
+  if (prefix) wlen--;
+  const char *p = attrs;
+  while ((p = strstr(p, key))) {
+    if ((p == attrs || p[-1] == ';') && p[klen] == '=') {
+      const char *v = p + klen + 1;
+      bool quoted = *v == '"';
+      if (quoted) v++;
+      const char *end = quoted ? strchr(v, '"') : v + strcspn(v, ";");
+      if (!end) return false;
+      while (v < end) {
+        const char *w_end = memchr(v, ' ', (size_t)(end - v));
+        if (!w_end) w_end = end;
+        size_t len = (size_t)(w_end - v);
+        if ((prefix && len >= wlen && memcmp(v, want, wlen) == 0) ||
+            (!prefix && len == wlen && memcmp(v, want, wlen) == 0))
+          return true;
+        v = w_end + 1;
+      }
+    }
+    p += klen;
+  }
+  return false;
+}
+
+static void on_well_known(coap_resource_t *resource, coap_session_t *session,
+                          const coap_pdu_t *pdu, const coap_string_t *query,
+                          coap_pdu_t *response) {
+  struct cpns_node *node = node_of(session);
+  char key[32] = "", want[CPNS_SEGMENT_MAX + 1] = "";
+  if (query && query->length) {
+    const char *q = (const char *)query->s;
+    const char *eq = memchr(q, '=', query->length);
+    size_t kl = eq ? (size_t)(eq - q) : query->length;
+    size_t vl = eq ? query->length - kl - 1 : 0;
+    if (kl == 0 || kl >= sizeof key || vl >= sizeof want) {
+      coap_pdu_set_code(response, COAP_RESPONSE_CODE(400));
+      return;
+    }
+    memcpy(key, q, kl);
+    if (eq) memcpy(want, eq + 1, vl);
+  }
+  char out[NODE_MAX_LINKS * (NODE_LINK_ATTRS_MAX + 64)];
+  size_t used = 0;
+  for (unsigned i = 0; i < node->nlinks; i++) {
+    const struct link *l = &node->links[i];
+    if (key[0] && !link_matches(l->attrs, key, want)) continue;
+    int n = snprintf(out + used, sizeof out - used, "%s</%s%s%s>;%s", used ? "," : "",
+                     CPNS_PATH_PREFIX, l->path[0] ? "/" : "", l->path, l->attrs);
+    if (n < 0 || (size_t)n >= sizeof out - used) break;
+    used += (size_t)n;
+  }
+  coap_pdu_set_code(response, COAP_RESPONSE_CODE(205));
+  if (used)
+    coap_add_data_large_response(resource, session, pdu, response, query,
+                                 COAP_MEDIATYPE_APPLICATION_LINK_FORMAT, -1, 0, used,
+                                 (const uint8_t *)out, NULL, NULL);
+}
+
+/* ---- outgoing requests ---- */
+
+static void pending_finish(struct cpns_node *node, struct pending *p, int code, const json_t *body,
+                           const char *diag) {
+  struct pending **pp = &node->pending;
+  while (*pp && *pp != p) pp = &(*pp)->next;
+  if (*pp) *pp = p->next;
+  node->npending--;
+  coap_session_release(p->session);
+  p->cb(p->arg, code, body, diag ? diag : "");
+  free(p);
+}
+
+static struct pending *pending_find(struct cpns_node *node, coap_session_t *s,
+                                    coap_bin_const_t token) {
+  for (struct pending *p = node->pending; p; p = p->next)
+    if (p->session == s && p->token_len == token.length &&
+        memcmp(p->token, token.s, token.length) == 0)
+      return p;
+  return NULL;
+}
+
+static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *sent,
+                                   const coap_pdu_t *received, const coap_mid_t mid) {
+  (void)sent;
+  (void)mid;
+  struct cpns_node *node = node_of(session);
+  struct pending *p = pending_find(node, session, coap_pdu_get_token(received));
+  if (!p) return COAP_RESPONSE_OK; /* late answer to a request we gave up on */
+  coap_pdu_code_t rc = coap_pdu_get_code(received);
+  int code = (rc >> 5) * 100 + (rc & 31);
+  size_t len = 0, offset = 0, total = 0;
+  const uint8_t *data = NULL;
+  json_t *body = NULL;
+  char diag[CPNS_DIAG_MAX] = "";
+  if (coap_get_data_large(received, &len, &data, &offset, &total) && len) {
+    if (code >= 400) {
+      size_t n = len < sizeof diag - 1 ? len : sizeof diag - 1;
+      memcpy(diag, data, n);
+      diag[n] = '\0';
+    } else {
+      int cf = option_uint(received, COAP_OPTION_CONTENT_FORMAT, CPNS_CF_CBOR);
+      /* Answers may be long lists (inventories): bounded, but not by the
+       * request body limit. */
+      struct cpns_codec_limits lim = cpns_codec_default_limits;
+      lim.max_bytes = CPNS_RESPONSE_MAX;
+      lim.max_items = CPNS_RESPONSE_ITEMS_MAX;
+      if (cpns_codec_decode(data, len, cf, &lim, &body, diag, sizeof diag)) {
+        code = CPNS_ERR_PROTO;
+      }
+    }
+  }
+  pending_finish(node, p, code, body, diag);
+  json_decref(body);
+  return COAP_RESPONSE_OK;
+}
+
+static void on_nack(coap_session_t *session, const coap_pdu_t *sent, const coap_nack_reason_t reason,
+                    const coap_mid_t mid) {
+  (void)mid;
+  if (!sent) return;
+  struct cpns_node *node = node_of(session);
+  struct pending *p = pending_find(node, session, coap_pdu_get_token(sent));
+  if (!p) return;
+  pending_finish(node, p, reason == COAP_NACK_TOO_MANY_RETRIES ? CPNS_ERR_TIMEOUT : CPNS_ERR_UNAVAIL,
+                 NULL, "no answer");
+}
+
+static int add_path_options(coap_pdu_t *pdu, const char *path, const char *query) {
+  char buf[512];
+  if (path[0] == '/') {
+    snprintf(buf, sizeof buf, "%s", path + 1);
+  } else {
+    snprintf(buf, sizeof buf, "%s%s%s", CPNS_PATH_PREFIX, *path ? "/" : "", path);
+  }
+  char *save = NULL;
+  for (char *s = strtok_r(buf, "/", &save); s; s = strtok_r(NULL, "/", &save))
+    if (!coap_add_option(pdu, COAP_OPTION_URI_PATH, strlen(s), (const uint8_t *)s)) return -1;
+  if (query && *query) {
+    char qbuf[CPNS_QUERY_MAX + 1];
+    snprintf(qbuf, sizeof qbuf, "%s", query);
+    for (char *s = strtok_r(qbuf, "&", &save); s; s = strtok_r(NULL, "&", &save))
+      if (!coap_add_option(pdu, COAP_OPTION_URI_QUERY, strlen(s), (const uint8_t *)s)) return -1;
+  }
+  return 0;
+}
+
+int cpns_node_request(struct cpns_node *node, coap_session_t *session, coap_pdu_code_t method,
+                      const char *path, const char *query, const json_t *body,
+                      cpns_response_fn cb, void *arg) {
+  if (!session) return CPNS_ERR_UNAVAIL;
+  if (node->npending >= (unsigned long)node->lim.max_pending) {
+    node->stats.dropped_limit++;
+    return CPNS_ERR_LIMIT;
+  }
+  coap_pdu_t *pdu = coap_new_pdu(COAP_MESSAGE_CON, method, session);
+  if (!pdu) return CPNS_ERR_NOMEM;
+  struct pending *p = calloc(1, sizeof *p);
+  if (!p) {
+    coap_delete_pdu(pdu);
+    return CPNS_ERR_NOMEM;
+  }
+  coap_session_new_token(session, &p->token_len, p->token);
+  coap_add_token(pdu, p->token_len, p->token);
+  int cf = node->json ? CPNS_CF_JSON : CPNS_CF_CBOR;
+  uint8_t optbuf[4];
+  if (add_path_options(pdu, path, query)) goto fail;
+  uint8_t *payload = NULL;
+  size_t len = 0;
+  if (body) {
+    if (encode_body(body, cf, &payload, &len)) goto fail;
+    coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT, coap_encode_var_safe(optbuf, sizeof optbuf, (unsigned)cf),
+                    optbuf);
+  }
+  coap_add_option(pdu, COAP_OPTION_ACCEPT, coap_encode_var_safe(optbuf, sizeof optbuf, (unsigned)cf),
+                  optbuf);
+  if (payload && !coap_add_data_large_request(session, pdu, len, payload, release_buf, payload)) {
+    free(payload);
+    goto fail;
+  }
+  p->session = coap_session_reference(session);
+  p->cb = cb;
+  p->arg = arg;
+  p->deadline_ms = now_ms() + (uint64_t)node->lim.request_timeout_ms;
+  p->next = node->pending;
+  node->pending = p;
+  node->npending++;
+  if (coap_send(session, pdu) == COAP_INVALID_MID) {
+    /* libcoap freed the PDU; the callback still runs exactly once. */
+    pending_finish(node, p, CPNS_ERR_UNAVAIL, NULL, "send failed");
+  }
+  return 0;
+fail:
+  coap_delete_pdu(pdu);
+  free(p);
+  return CPNS_ERR_INVAL;
+}
+
+static void expire_pending(struct cpns_node *node) {
+  uint64_t now = now_ms();
+  struct pending *p = node->pending;
+  while (p) {
+    struct pending *next = p->next;
+    if (p->deadline_ms <= now) pending_finish(node, p, CPNS_ERR_TIMEOUT, NULL, "timed out");
+    p = next;
+  }
+}
+
+static void fail_session_pending(struct cpns_node *node, coap_session_t *s) {
+  struct pending *p = node->pending;
+  while (p) {
+    struct pending *next = p->next;
+    if (p->session == s) pending_finish(node, p, CPNS_ERR_UNAVAIL, NULL, "session closed");
+    p = next;
+  }
+}
+
+/* ---- sessions ---- */
+
+static void run_hooks(struct cpns_node *node, coap_session_t *s, bool up) {
+  for (unsigned i = 0; i < node->nhooks; i++) node->hooks[i].fn(node->hooks[i].arg, s, up);
+}
+
+static int on_event(coap_session_t *session, const coap_event_t event) {
+  struct cpns_node *node = node_of(session);
+  if (!node) return 0;
+  switch (event) {
+  case COAP_EVENT_DTLS_CONNECTED:
+  case COAP_EVENT_SESSION_CONNECTED:
+    run_hooks(node, session, true);
+    break;
+  case COAP_EVENT_DTLS_CLOSED:
+  case COAP_EVENT_DTLS_ERROR:
+  case COAP_EVENT_SESSION_CLOSED:
+  case COAP_EVENT_SESSION_FAILED:
+  case COAP_EVENT_SERVER_SESSION_DEL:
+    fail_session_pending(node, session);
+    run_hooks(node, session, false);
+    break;
+  default:
+    break;
+  }
+  return 0;
+}
+
+void cpns_node_on_session(struct cpns_node *node, cpns_session_fn fn, void *arg) {
+  if (node->nhooks < NODE_MAX_HOOKS) node->hooks[node->nhooks++] = (struct hook){fn, arg};
+}
+
+/* RFC 6347 §4.2.8: a ClientHello with epoch 0 from a peer whose session is
+ * established means the peer lost its state; drop the old session so the new
+ * handshake can proceed. */
+static void check_client_hello(struct cpns_node *node, int fd) {
+  uint8_t head[16];
+  struct sockaddr_storage from;
+  char cbuf[256];
+  struct iovec iov = {head, sizeof head};
+  struct msghdr mh;
+  memset(&mh, 0, sizeof mh);
+  mh.msg_name = &from;
+  mh.msg_namelen = sizeof from;
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = cbuf;
+  mh.msg_controllen = sizeof cbuf;
+  ssize_t n = recvmsg(fd, &mh, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 14) return;
+  bool hello = head[0] == 22 && head[1] == 0xfe && head[3] == 0 && head[4] == 0 && head[13] == 1;
+  if (!hello) return;
+  int ifindex = 0;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO)
+      ifindex = ((struct in_pktinfo *)(void *)CMSG_DATA(c))->ipi_ifindex;
+    else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO)
+      ifindex = (int)((struct in6_pktinfo *)(void *)CMSG_DATA(c))->ipi6_ifindex;
+  }
+  coap_address_t addr;
+  coap_address_init(&addr);
+  memcpy(&addr.addr, &from, mh.msg_namelen);
+  addr.size = mh.msg_namelen;
+  coap_session_t *s = coap_session_get_by_peer(node->ctx, &addr, ifindex);
+  if (!s || coap_session_get_state(s) != COAP_SESSION_STATE_ESTABLISHED) return;
+  char astr[CPNS_ADDR_MAX];
+  addr_to_str(&addr, astr, sizeof astr);
+  CPNS_LOG_RL(CPNS_LOG_NOTICE, node->name, "%s: new DTLS handshake on a live session; replacing it",
+              astr);
+  node->stats.stale_sessions_replaced++;
+  fail_session_pending(node, s);
+  run_hooks(node, s, false);
+  coap_session_disconnected(s, COAP_NACK_NOT_DELIVERABLE);
+}
+
+/* libcoap keeps endpoint sockets private; find ours by the bound port. */
+static void find_listen_fds(struct cpns_node *node, const coap_address_t *a) {
+  for (int fd = 3; fd < NODE_SCAN_FD_MAX && node->nlisten_fds < NODE_MAX_LISTEN_FDS; fd++) {
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int type = 0;
+    socklen_t tl = sizeof type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0 || type != SOCK_DGRAM) continue;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) continue;
+    if (ss.ss_family != a->addr.sa.sa_family) continue;
+    uint16_t port = ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                            : ((struct sockaddr_in6 *)&ss)->sin6_port;
+    uint16_t want = a->addr.sa.sa_family == AF_INET ? a->addr.sin.sin_port : a->addr.sin6.sin6_port;
+    if (port != want) continue;
+    bool known = false;
+    for (unsigned i = 0; i < node->nlisten_fds; i++) known |= node->listen_fds[i] == fd;
+    if (!known) node->listen_fds[node->nlisten_fds++] = fd;
+  }
+}
+
+/* ---- life cycle ---- */
+
+static int add_endpoint(struct cpns_node *node, const char *spec, coap_proto_t proto,
+                        coap_address_t *out, char *err, size_t errlen) {
+  if (cpns_parse_hostport(spec, out, proto == COAP_PROTO_DTLS ? 5684 : 5683)) {
+    snprintf(err, errlen, "bad listen address '%s'", spec);
+    return CPNS_ERR_CONFIG;
+  }
+  if (!coap_new_endpoint(node->ctx, out, proto)) {
+    snprintf(err, errlen, "cannot listen on %s (%s)", spec, proto == COAP_PROTO_DTLS ? "coaps" : "coap");
+    return CPNS_ERR_IO;
+  }
+  return 0;
+}
+
+int cpns_node_new(const struct cpns_node_config *cfg, struct cpns_node **out, char *err,
+                  size_t errlen) {
+  static bool started;
+  if (!started) {
+    coap_startup();
+    coap_set_log_handler(coap_log_bridge);
+    started = true;
+  }
+  /* libcoap logs at our level minus one: its notices are our debug lines. */
+  coap_set_log_level(cpns_log_get_level() >= CPNS_LOG_DEBUG ? LOG_INFO : LOG_WARNING);
+  coap_dtls_set_log_level(cpns_log_get_level() >= CPNS_LOG_DEBUG ? LOG_INFO : LOG_ERR);
+
+  struct cpns_node *node = calloc(1, sizeof *node);
+  if (!node) return CPNS_ERR_NOMEM;
+  node->epfd = node->sigfd = -1;
+  snprintf(node->name, sizeof node->name, "%s", cfg->name ? cfg->name : "node");
+  node->plain = cfg->plain;
+  node->keyring = cfg->keyring;
+  node->lim = cfg->limits;
+  node->ctx = coap_new_context(NULL);
+  int rc = CPNS_ERR_NOMEM;
+  if (!node->ctx) goto fail;
+  rc = node_register(node->ctx, node);
+  if (rc) {
+    snprintf(err, errlen, "too many nodes in one process");
+    coap_free_context(node->ctx);
+    node->ctx = NULL;
+    goto fail;
+  }
+  coap_context_set_block_mode(node->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+  coap_context_set_max_idle_sessions(node->ctx, (unsigned)node->lim.max_sessions);
+  coap_context_set_max_handshake_sessions(node->ctx, (unsigned)node->lim.max_handshakes);
+  coap_context_set_session_timeout(node->ctx, (unsigned)node->lim.session_timeout);
+  if (node->lim.keepalive > 0) coap_context_set_keepalive(node->ctx, (unsigned)node->lim.keepalive);
+  coap_register_response_handler(node->ctx, on_response);
+  coap_register_nack_handler(node->ctx, on_nack);
+  coap_register_event_handler(node->ctx, on_event);
+
+  if (cfg->listen && *cfg->listen) {
+    coap_address_t a;
+    if (!cfg->plain) {
+      coap_dtls_spsk_t spsk;
+      memset(&spsk, 0, sizeof spsk);
+      spsk.version = COAP_DTLS_SPSK_SETUP_VERSION;
+      spsk.validate_id_call_back = psk_for_identity;
+      spsk.id_call_back_arg = node;
+      spsk.psk_info.hint.s = (const uint8_t *)"cpns";
+      spsk.psk_info.hint.length = 4;
+      if (!coap_context_set_psk2(node->ctx, &spsk)) {
+        snprintf(err, errlen, "cannot set up DTLS-PSK");
+        rc = CPNS_ERR_CRYPTO;
+        goto fail;
+      }
+    } else {
+      log_warn(node->name, "listener %s runs plain CoAP WITHOUT DTLS: development only", cfg->listen);
+    }
+    rc = add_endpoint(node, cfg->listen, cfg->plain ? COAP_PROTO_UDP : COAP_PROTO_DTLS, &a, err, errlen);
+    if (rc) goto fail;
+    if (!cfg->plain) find_listen_fds(node, &a);
+  }
+  if (cfg->discovery && *cfg->discovery) {
+    coap_address_t a;
+    rc = add_endpoint(node, cfg->discovery, COAP_PROTO_UDP, &a, err, errlen);
+    if (rc) goto fail;
+    if (cfg->multicast) {
+      const char *ifn = cfg->mcast_ifname && *cfg->mcast_ifname ? cfg->mcast_ifname : NULL;
+      if (coap_join_mcast_group_intf(node->ctx, "224.0.1.187", ifn))
+        log_warn(node->name, "cannot join 224.0.1.187%s%s", ifn ? " on " : "", ifn ? ifn : "");
+      if (coap_join_mcast_group_intf(node->ctx, "ff02::fd", ifn))
+        log_info(node->name, "cannot join ff02::fd%s%s", ifn ? " on " : "", ifn ? ifn : "");
+    }
+  }
+
+  coap_resource_t *unknown = coap_resource_unknown_init2(on_request, 0);
+  const coap_request_t methods[] = {COAP_REQUEST_GET, COAP_REQUEST_POST, COAP_REQUEST_DELETE,
+                                    COAP_REQUEST_FETCH, COAP_REQUEST_PATCH, COAP_REQUEST_IPATCH};
+  for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+    coap_register_request_handler(unknown, methods[i], on_request);
+  coap_add_resource(node->ctx, unknown);
+  node->unknown = unknown;
+  coap_resource_t *wk = coap_resource_init(coap_make_str_const(".well-known/core"),
+                                           COAP_RESOURCE_FLAGS_HAS_MCAST_SUPPORT |
+                                               COAP_RESOURCE_FLAGS_LIB_DIS_MCAST_DELAYS |
+                                               COAP_RESOURCE_FLAGS_LIB_ENA_MCAST_SUPPRESS_2_05);
+  coap_register_request_handler(wk, COAP_REQUEST_GET, on_well_known);
+  coap_add_resource(node->ctx, wk);
+
+  node->coap_fd = coap_context_get_coap_fd(node->ctx);
+  node->epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (node->epfd < 0 || node->coap_fd < 0) {
+    snprintf(err, errlen, "epoll unavailable (libcoap built without epoll?)");
+    rc = CPNS_ERR_IO;
+    goto fail;
+  }
+  struct epoll_event ev = {.events = EPOLLIN, .data.fd = node->coap_fd};
+  epoll_ctl(node->epfd, EPOLL_CTL_ADD, node->coap_fd, &ev);
+  for (unsigned i = 0; i < node->nlisten_fds; i++) {
+    ev.data.fd = node->listen_fds[i];
+    epoll_ctl(node->epfd, EPOLL_CTL_ADD, node->listen_fds[i], &ev);
+  }
+  *out = node;
+  return 0;
+fail:
+  cpns_node_free(node);
+  return rc;
+}
+
+void cpns_node_free(struct cpns_node *node) {
+  if (!node) return;
+  while (node->pending) pending_finish(node, node->pending, CPNS_ERR_UNAVAIL, NULL, "shutting down");
+  while (node->deferred) {
+    struct cpns_deferred *d = node->deferred;
+    deferred_unlink(node, d);
+    free(d->payload);
+    free(d);
+  }
+  if (node->ctx) {
+    coap_free_context(node->ctx);
+    node_unregister(node->ctx);
+  }
+  if (node->epfd >= 0) close(node->epfd);
+  if (node->sigfd >= 0) close(node->sigfd);
+  free(node);
+}
+
+coap_context_t *cpns_node_context(struct cpns_node *node) { return node->ctx; }
+void cpns_node_set_keyring(struct cpns_node *node, const struct cpns_keyring *kr) {
+  node->keyring = kr;
+}
+void cpns_node_set_json(struct cpns_node *node, bool json) { node->json = json; }
+
+int cpns_node_route(struct cpns_node *node, coap_pdu_code_t method, const char *pattern,
+                    cpns_handler_fn fn, void *arg) {
+  if (node->nroutes >= NODE_MAX_ROUTES) return CPNS_ERR_LIMIT;
+  struct route *r = &node->routes[node->nroutes];
+  memset(r, 0, sizeof *r);
+  char buf[CPNS_MAX_SEGMENTS * (CPNS_SEGMENT_MAX + 1)];
+  snprintf(buf, sizeof buf, "%s", pattern);
+  char *save = NULL;
+  for (char *s = strtok_r(buf, "/", &save); s; s = strtok_r(NULL, "/", &save)) {
+    if (r->nseg >= CPNS_MAX_SEGMENTS || strlen(s) > CPNS_SEGMENT_MAX) return CPNS_ERR_INVAL;
+    snprintf(r->seg[r->nseg++], CPNS_SEGMENT_MAX + 1, "%s", s);
+  }
+  r->method = method;
+  r->fn = fn;
+  r->arg = arg;
+  node->nroutes++;
+  return 0;
+}
+
+int cpns_node_add_link(struct cpns_node *node, const char *path, const char *attrs) {
+  if (node->nlinks >= NODE_MAX_LINKS) return CPNS_ERR_LIMIT;
+  struct link *l = &node->links[node->nlinks];
+  if (strlen(path) >= sizeof l->path || strlen(attrs) >= sizeof l->attrs) return CPNS_ERR_TOOBIG;
+  snprintf(l->path, sizeof l->path, "%s", path);
+  snprintf(l->attrs, sizeof l->attrs, "%s", attrs);
+  node->nlinks++;
+  return 0;
+}
+
+int cpns_node_every(struct cpns_node *node, long interval_ms, cpns_timer_fn fn, void *arg) {
+  if (node->ntimers >= NODE_MAX_TIMERS || interval_ms <= 0) return CPNS_ERR_LIMIT;
+  node->timers[node->ntimers++] =
+      (struct timer){interval_ms, now_ms() + (uint64_t)interval_ms, fn, arg};
+  return 0;
+}
+
+int cpns_node_watch_fd(struct cpns_node *node, int fd, cpns_fd_fn fn, void *arg) {
+  if (node->nwatches >= NODE_MAX_FDS) return CPNS_ERR_LIMIT;
+  struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+  if (epoll_ctl(node->epfd, EPOLL_CTL_ADD, fd, &ev)) return CPNS_ERR_IO;
+  node->watches[node->nwatches++] = (struct watch){fd, fn, arg};
+  return 0;
+}
+
+static void run_timers(struct cpns_node *node) {
+  uint64_t now = now_ms();
+  for (unsigned i = 0; i < node->ntimers; i++) {
+    struct timer *t = &node->timers[i];
+    if (t->due_ms > now) continue;
+    t->due_ms = now + (uint64_t)t->interval_ms;
+    t->fn(t->arg);
+  }
+}
+
+static long next_timer_ms(struct cpns_node *node, long cap) {
+  uint64_t now = now_ms();
+  long wait = cap;
+  for (unsigned i = 0; i < node->ntimers; i++) {
+    long left = node->timers[i].due_ms > now ? (long)(node->timers[i].due_ms - now) : 0;
+    if (left < wait) wait = left;
+  }
+  if (node->pending) {
+    for (struct pending *p = node->pending; p; p = p->next) {
+      long left = p->deadline_ms > now ? (long)(p->deadline_ms - now) : 0;
+      if (left < wait) wait = left;
+    }
+  }
+  return wait;
+}
+
+int cpns_node_step(struct cpns_node *node, long timeout_ms) {
+  coap_tick_t now;
+  coap_ticks(&now);
+  unsigned coap_wait = coap_io_prepare_epoll(node->ctx, now);
+  long wait = next_timer_ms(node, timeout_ms);
+  if (coap_wait && (long)coap_wait < wait) wait = (long)coap_wait;
+  struct epoll_event evs[NODE_EPOLL_EVENTS];
+  int n = epoll_wait(node->epfd, evs, NODE_EPOLL_EVENTS, (int)wait);
+  if (n < 0 && errno != EINTR) return CPNS_ERR_IO;
+  for (int i = 0; i < n; i++) {
+    int fd = evs[i].data.fd;
+    if (fd == node->sigfd) {
+      struct signalfd_siginfo si;
+      if (read(fd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGHUP) {
+          log_notice(node->name, "SIGHUP: reloading");
+          if (node->on_hup) node->on_hup(node->on_hup_arg);
+        } else {
+          log_notice(node->name, "signal %u: shutting down", si.ssi_signo);
+          node->stop = true;
+        }
+      }
+      continue;
+    }
+    for (unsigned j = 0; j < node->nlisten_fds; j++)
+      if (fd == node->listen_fds[j]) check_client_hello(node, fd);
+    for (unsigned j = 0; j < node->nwatches; j++)
+      if (fd == node->watches[j].fd) node->watches[j].fn(node->watches[j].arg, fd);
+  }
+  coap_io_process(node->ctx, COAP_IO_NO_WAIT);
+  expire_pending(node);
+  run_timers(node);
+  return 0;
+}
+
+int cpns_node_run(struct cpns_node *node, void (*on_hup)(void *arg), void *arg) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  sigprocmask(SIG_BLOCK, &set, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  node->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (node->sigfd < 0) return CPNS_ERR_IO;
+  struct epoll_event ev = {.events = EPOLLIN, .data.fd = node->sigfd};
+  epoll_ctl(node->epfd, EPOLL_CTL_ADD, node->sigfd, &ev);
+  node->on_hup = on_hup;
+  node->on_hup_arg = arg;
+  while (!node->stop) {
+    if (cpns_node_step(node, 1000)) return CPNS_ERR_IO;
+  }
+  return 0;
+}
+
+void cpns_node_stop(struct cpns_node *node) { node->stop = true; }
+bool cpns_node_stopping(const struct cpns_node *node) { return node->stop; }
+
+int cpns_node_connect(struct cpns_node *node, const char *uri, const char *identity,
+                      const uint8_t key[CPNS_PSK_LEN], coap_session_t **out, char *err,
+                      size_t errlen) {
+  bool secure;
+  const char *hp;
+  if (strncmp(uri, "coaps://", 8) == 0) {
+    secure = true;
+    hp = uri + 8;
+  } else if (strncmp(uri, "coap://", 7) == 0) {
+    secure = false;
+    hp = uri + 7;
+  } else {
+    snprintf(err, errlen, "'%s': expected coaps://host:port or coap://host:port", uri);
+    return CPNS_ERR_CONFIG;
+  }
+  char host[256];
+  snprintf(host, sizeof host, "%s", hp);
+  host[strcspn(host, "/")] = '\0';
+  coap_address_t a;
+  if (cpns_parse_hostport(host, &a, secure ? 5684 : 5683)) {
+    snprintf(err, errlen, "'%s': cannot resolve", uri);
+    return CPNS_ERR_CONFIG;
+  }
+  coap_session_t *s;
+  if (secure) {
+    coap_dtls_cpsk_t cpsk;
+    memset(&cpsk, 0, sizeof cpsk);
+    cpsk.version = COAP_DTLS_CPSK_SETUP_VERSION;
+    cpsk.psk_info.identity.s = (const uint8_t *)identity;
+    cpsk.psk_info.identity.length = strlen(identity);
+    cpsk.psk_info.key.s = key;
+    cpsk.psk_info.key.length = CPNS_PSK_LEN;
+    s = coap_new_client_session_psk2(node->ctx, NULL, &a, COAP_PROTO_DTLS, &cpsk);
+  } else {
+    log_warn(node->name, "connecting to %s WITHOUT DTLS: development only", uri);
+    s = coap_new_client_session(node->ctx, NULL, &a, COAP_PROTO_UDP);
+  }
+  if (!s) {
+    snprintf(err, errlen, "cannot open a session to %s", uri);
+    return CPNS_ERR_IO;
+  }
+  coap_fixed_point_t ack = {(uint16_t)(node->lim.ack_timeout_ms / 1000),
+                            (uint16_t)(node->lim.ack_timeout_ms % 1000)};
+  coap_session_set_ack_timeout(s, ack);
+  coap_session_set_max_retransmit(s, (uint16_t)node->lim.max_retransmit);
+  *out = s; /* a new client session holds one reference: the caller's */
+  return 0;
+}
+
+void cpns_node_close_session(struct cpns_node *node, coap_session_t *session) {
+  if (!session) return;
+  fail_session_pending(node, session);
+  coap_session_release(session);
+}
+
+void cpns_node_get_stats(const struct cpns_node *node, struct cpns_node_stats *out) {
+  *out = node->stats;
+  out->pending = node->npending;
+}
+
+void cpns_node_set_upstream_peer(struct cpns_node *node, const struct cpns_key_entry *peer) {
+  node->upstream_peer = peer;
+}
+
+static void relay_done(void *arg, int code, const json_t *body, const char *diag) {
+  struct cpns_deferred *d = arg;
+  if (code < 0) {
+    cpns_deferred_reply(d, code == CPNS_ERR_TIMEOUT ? 504 : 503, NULL,
+                        code == CPNS_ERR_TIMEOUT ? "upstream timed out" : "upstream unavailable");
+    return;
+  }
+  cpns_deferred_reply(d, code, body ? json_deep_copy(body) : NULL, diag);
+}
+
+void cpns_relay(struct cpns_req *req, coap_session_t *upstream) {
+  if (!upstream) {
+    cpns_reply_error(req, 503, "upstream not connected");
+    return;
+  }
+  char path[CPNS_MAX_SEGMENTS * (CPNS_SEGMENT_MAX + 1) + 1] = "";
+  size_t used = 0;
+  for (unsigned i = 0; i < req->nseg; i++)
+    used += (size_t)snprintf(path + used, sizeof path - used, "%s%s", i ? "/" : "", req->seg[i]);
+  struct cpns_deferred *d = cpns_req_defer(req);
+  if (!d) return;
+  if (cpns_node_request(req->node, upstream, req->method, path, req->query, req->body, relay_done,
+                        d))
+    cpns_deferred_reply(d, 503, NULL, "cannot relay");
+}

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* One CPNS node: a libcoap context with its endpoints, its DTLS-PSK identities,
+ * a request router, outgoing requests with callbacks, deferred replies, timers
+ * and the event loop. Every daemon (and the client library) runs exactly one
+ * node in one thread; nothing here is thread-safe, as libcoap is not.
+ *
+ * Requests arrive at the router with the peer's authenticated identity (the
+ * DTLS-PSK identity, looked up in the keyring), the path split into segments
+ * after the protocol prefix "/cpns/v1", the decoded payload (CBOR or JSON) and
+ * the content format the reply must use. */
+#ifndef CPNS_NODE_H
+#define CPNS_NODE_H
+
+#include <coap3/coap.h>
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "codec.h"
+#include "keyring.h"
+
+#define CPNS_PATH_PREFIX "cpns/v1"
+#define CPNS_MAX_SEGMENTS 8
+#define CPNS_SEGMENT_MAX 64
+#define CPNS_QUERY_MAX 256
+#define CPNS_DIAG_MAX 160
+#define CPNS_RESPONSE_MAX (1024 * 1024)   /* bytes of one decoded answer */
+#define CPNS_RESPONSE_ITEMS_MAX 65536
+
+struct cpns_node;
+struct cpns_deferred;
+
+struct cpns_node_limits {
+  long max_sessions;       /* idle server sessions kept (libcoap: unlimited by default) */
+  long max_handshakes;     /* DTLS handshakes in progress at once */
+  long session_timeout;    /* seconds before an idle server session is dropped */
+  long max_pending;        /* outgoing requests and deferred replies in flight */
+  long max_payload;        /* bytes of one request body */
+  long request_timeout_ms; /* give up on an outgoing request after this */
+  long ack_timeout_ms;     /* CoAP ACK_TIMEOUT for our sessions */
+  long max_retransmit;     /* CoAP MAX_RETRANSMIT for our sessions */
+  long keepalive;          /* seconds between pings on client sessions; 0 = none */
+};
+
+struct cpns_node_config {
+  const char *name;          /* log tag, e.g. "server" */
+  const char *listen;        /* "addr:port" of the secure listener; NULL or "" = none */
+  bool plain;                /* listener without DTLS (development only; warns) */
+  const char *discovery;     /* "addr:port" of the plain discovery listener; NULL = none */
+  bool multicast;            /* join All-CoAP-Nodes on the discovery listener */
+  const char *mcast_ifname;  /* interface for multicast; NULL or "" = default */
+  const struct cpns_keyring *keyring; /* borrowed; may be swapped with _set_keyring */
+  struct cpns_node_limits limits;
+};
+
+/* What a handler sees. Borrowed for the duration of the handler call. */
+struct cpns_req {
+  struct cpns_node *node;
+  coap_session_t *session;
+  const coap_pdu_t *pdu;
+  coap_pdu_t *response;
+  coap_pdu_code_t method;
+  const struct cpns_key_entry *peer; /* NULL when the link is not authenticated */
+  unsigned nseg;
+  char seg[CPNS_MAX_SEGMENTS][CPNS_SEGMENT_MAX + 1]; /* after "cpns/v1" */
+  char query[CPNS_QUERY_MAX + 1];                    /* "a=1&b=2" */
+  int accept;                                        /* reply content format */
+  json_t *body;                                      /* decoded payload or NULL */
+  bool replied;
+  bool deferred;
+};
+
+typedef void (*cpns_handler_fn)(struct cpns_req *req, void *arg);
+
+/* The outcome of an outgoing request: a CoAP code as a number such as 205 or
+ * 404, or a negative cpns_err (CPNS_ERR_TIMEOUT, CPNS_ERR_UNAVAIL) when no
+ * answer came. body is the decoded payload (borrowed) or NULL; diag is the
+ * diagnostic text of an error response or "". */
+typedef void (*cpns_response_fn)(void *arg, int code, const json_t *body, const char *diag);
+
+typedef void (*cpns_timer_fn)(void *arg);
+typedef void (*cpns_fd_fn)(void *arg, int fd);
+/* Told when a session goes away, so that holders drop their references. */
+typedef void (*cpns_session_fn)(void *arg, coap_session_t *session, bool up);
+
+int cpns_node_new(const struct cpns_node_config *cfg, struct cpns_node **out, char *err,
+                  size_t errlen);
+void cpns_node_free(struct cpns_node *node);
+coap_context_t *cpns_node_context(struct cpns_node *node);
+void cpns_node_set_keyring(struct cpns_node *node, const struct cpns_keyring *kr);
+/* Defaults for every limit (see node.c). */
+void cpns_node_limits_default(struct cpns_node_limits *lim);
+
+/* Routes method on a path pattern relative to /cpns/v1, segments separated by
+ * '/', '*' matching one segment: "pns/ * /entities/ *" (without the spaces).
+ * First match wins. */
+int cpns_node_route(struct cpns_node *node, coap_pdu_code_t method, const char *pattern,
+                    cpns_handler_fn fn, void *arg);
+/* Lists a resource in /.well-known/core: path relative to /cpns/v1 ("" for the
+ * prefix itself) and the link attributes as written, e.g. rt="cpns.gw";ep="x". */
+int cpns_node_add_link(struct cpns_node *node, const char *path, const char *attrs);
+
+int cpns_node_every(struct cpns_node *node, long interval_ms, cpns_timer_fn fn, void *arg);
+int cpns_node_watch_fd(struct cpns_node *node, int fd, cpns_fd_fn fn, void *arg);
+void cpns_node_on_session(struct cpns_node *node, cpns_session_fn fn, void *arg);
+/* Runs the loop until cpns_node_stop(), SIGTERM or SIGINT. SIGHUP calls
+ * on_hup. Returns 0 on a clean stop. */
+int cpns_node_run(struct cpns_node *node, void (*on_hup)(void *arg), void *arg);
+/* Runs one iteration, waiting at most timeout_ms (for clients and tests). */
+int cpns_node_step(struct cpns_node *node, long timeout_ms);
+void cpns_node_stop(struct cpns_node *node);
+bool cpns_node_stopping(const struct cpns_node *node);
+
+/* Opens a client session to uri ("coaps://host:port" or "coap://host:port")
+ * with the given PSK identity and key (ignored for coap://). The session is
+ * referenced for the caller: release with cpns_node_close_session(). */
+int cpns_node_connect(struct cpns_node *node, const char *uri, const char *identity,
+                      const uint8_t key[CPNS_PSK_LEN], coap_session_t **out, char *err,
+                      size_t errlen);
+void cpns_node_close_session(struct cpns_node *node, coap_session_t *session);
+
+/* Sends a confirmable request on session; path is relative to /cpns/v1
+ * unless it starts with '/'. body (borrowed) is sent as CBOR, or JSON when
+ * the node was told so; the callback runs exactly once, also on timeout and
+ * when the node is freed (with CPNS_ERR_UNAVAIL). */
+int cpns_node_request(struct cpns_node *node, coap_session_t *session, coap_pdu_code_t method,
+                      const char *path, const char *query, const json_t *body,
+                      cpns_response_fn cb, void *arg);
+/* Outgoing payloads in JSON instead of CBOR (debugging and cpnsctl --wire-json). */
+void cpns_node_set_json(struct cpns_node *node, bool json);
+
+/* Replies. body is stolen (may be NULL). code is a CoAP code number (201,
+ * 404...). Exactly one reply per request; a handler that neither replies nor
+ * defers gets 5.00. */
+void cpns_reply(struct cpns_req *req, int code, json_t *body);
+void cpns_reply_error(struct cpns_req *req, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Postpones the reply; finish with cpns_deferred_reply() (exactly once). */
+struct cpns_deferred *cpns_req_defer(struct cpns_req *req);
+void cpns_deferred_reply(struct cpns_deferred *d, int code, json_t *body, const char *diag);
+
+/* A query parameter's value ("" for a bare key); CPNS_ERR_NOTFOUND if absent,
+ * CPNS_ERR_TOOBIG if it does not fit. */
+int cpns_req_query(const struct cpns_req *req, const char *key, char *out, size_t outlen);
+/* "addr:port" of the peer, for logs and inventories. */
+void cpns_session_addr(coap_session_t *session, char *out, size_t outlen);
+/* Parses "host:port", "[v6]:port" or "host" (port 0) into a coap address. */
+int cpns_parse_hostport(const char *s, coap_address_t *out, uint16_t default_port);
+
+/* Forwards the request as it is (method, path, query, body) on upstream and
+ * relays the answer back: how a PNE passes its applications' requests to its
+ * gateway and a gateway a PNE's to the server. */
+void cpns_relay(struct cpns_req *req, coap_session_t *upstream);
+
+/* Requests that arrive on our own client sessions (from the gateway to a
+ * PNE over CPNS-6, from the server to a gateway over CPNS-7) are attributed
+ * to this peer: the entity we connected to. Borrowed. */
+void cpns_node_set_upstream_peer(struct cpns_node *node, const struct cpns_key_entry *peer);
+
+/* Counters for status pages and tests. */
+struct cpns_node_stats {
+  unsigned long requests, replies_4xx, replies_5xx, dropped_limit, stale_sessions_replaced;
+  unsigned long pending;
+};
+void cpns_node_get_stats(const struct cpns_node *node, struct cpns_node_stats *out);
+
+#endif

@@ -1,0 +1,1095 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The SQLite implementation of the store interface (store.h): one connection
+ * per store, WAL journal, every statement prepared once at open, numbered
+ * schema migrations tracked by PRAGMA user_version. A store is used by one
+ * thread at a time (the connection is opened without SQLite's mutex and the
+ * prepared statements are shared); several processes may open the same file,
+ * as cpnsctl does beside a running daemon. Also home of the entity state
+ * names, which are part of the stored data's vocabulary. */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* The SQL below writes these states as literals: a partial index is only used
+ * when the query repeats its WHERE clause literally, not through a parameter. */
+_Static_assert(CPNS_STATE_ADDED == 0 && CPNS_STATE_ONLINE == 1 && CPNS_STATE_OFFLINE == 2,
+               "the schema and queries store entity states as 0, 1, 2");
+
+/* Long enough to ride out a cpnsctl or a checkpoint in another process,
+ * short enough that a stuck peer shows up as an error instead of a hang. */
+#define BUSY_TIMEOUT_MS 5000
+/* Rows fetched per round trip by the list calls: the statement is reset before
+ * the callbacks run, so a callback may call the store (even write to it) and
+ * memory stays bounded whatever the size of a PN. */
+#define LIST_CHUNK 128
+/* Rows expired per transaction: bounds the memory of one expire() and the
+ * time the write lock is held, whatever the backlog after a long downtime. */
+#define EXPIRE_CHUNK 512
+/* The key/value table holds small settings, not blobs. */
+#define KV_KEY_MAX 128
+#define KV_VALUE_MAX 65536
+
+const char *cpns_entity_state_name(enum cpns_entity_state s) {
+  switch (s) {
+  case CPNS_STATE_ADDED: return "added";
+  case CPNS_STATE_ONLINE: return "online";
+  case CPNS_STATE_OFFLINE: return "offline";
+  }
+  return "unknown"; /* never NULL, so that it can be printed unchecked */
+}
+
+int cpns_entity_state_parse(const char *name) {
+  if (!name) return -1;
+  if (strcmp(name, "added") == 0) return CPNS_STATE_ADDED;
+  if (strcmp(name, "online") == 0) return CPNS_STATE_ONLINE;
+  if (strcmp(name, "offline") == 0) return CPNS_STATE_OFFLINE;
+  return -1;
+}
+
+/* ---- schema ---------------------------------------------------------------
+ * Migration i (0-based) takes the database from user_version i to i + 1, in
+ * its own transaction. Append only: never edit a migration that has shipped.
+ *
+ * There is no foreign key from entity, pn_reader or ban to pn: the gateway
+ * keeps its own PN's entities before (or without) a pn row, so pn_delete
+ * removes the dependent rows itself. The partial indexes on expires_at cover
+ * only ONLINE rows, which is all expire() looks at. */
+static const char *const migrations[] = {
+    /* 1: the PN Inventory and the key/value table */
+    "CREATE TABLE pn ("
+    "  id TEXT NOT NULL PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  owner TEXT NOT NULL,"
+    "  gw TEXT NOT NULL,"
+    "  gw_addr TEXT NOT NULL,"
+    "  open INTEGER NOT NULL,"
+    "  state INTEGER NOT NULL,"
+    "  lifetime INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL);"
+    "CREATE INDEX pn_expiry ON pn(expires_at) WHERE state = 1;"
+    "CREATE TABLE entity ("
+    "  pn TEXT NOT NULL,"
+    "  id TEXT NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  device_type TEXT NOT NULL,"
+    "  addr TEXT NOT NULL,"
+    "  roles INTEGER NOT NULL,"
+    "  state INTEGER NOT NULL,"
+    "  lifetime INTEGER NOT NULL,"
+    "  registered_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (pn, id));"
+    "CREATE INDEX entity_expiry ON entity(expires_at) WHERE state = 1;"
+    "CREATE TABLE pn_reader ("
+    "  pn TEXT NOT NULL,"
+    "  reader TEXT NOT NULL,"
+    "  PRIMARY KEY (pn, reader)) WITHOUT ROWID;"
+    "CREATE TABLE ban ("
+    "  pn TEXT NOT NULL,"
+    "  id TEXT NOT NULL,"
+    "  PRIMARY KEY (pn, id)) WITHOUT ROWID;"
+    "CREATE TABLE kv ("
+    "  key TEXT NOT NULL PRIMARY KEY,"
+    "  value TEXT NOT NULL) WITHOUT ROWID;",
+};
+#define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
+
+/* ---- statements ---------------------------------------------------------- */
+
+#define PN_COLS                                                                \
+  "id, name, owner, gw, gw_addr, open, state, lifetime, created_at, updated_at, expires_at"
+#define ENT_COLS                                                               \
+  "pn, id, name, device_type, addr, roles, state, lifetime, registered_at, updated_at, "  \
+  "expires_at"
+
+enum stmt_id {
+  S_BEGIN,
+  S_COMMIT,
+  S_ROLLBACK,
+  S_PN_PUT,
+  S_PN_GET,
+  S_PN_DELETE,
+  S_PN_DELETE_ENTITIES,
+  S_PN_DELETE_READERS,
+  S_PN_DELETE_BANS,
+  S_PN_LIST,
+  S_PN_COUNT,
+  S_READER_ADD,
+  S_READER_LIST,
+  S_READER_CHECK,
+  S_ENT_PUT,
+  S_ENT_GET,
+  S_ENT_DELETE,
+  S_ENT_LIST,
+  S_ENT_COUNT_PN,
+  S_ENT_COUNT_ALL,
+  S_BAN_ADD,
+  S_BAN_REMOVE,
+  S_BAN_CHECK,
+  S_PN_EXPIRED,
+  S_PN_SET_OFFLINE,
+  S_ENT_EXPIRED,
+  S_ENT_SET_OFFLINE,
+  S_KV_GET,
+  S_KV_SET,
+  S_COUNT_
+};
+
+static const char *const stmt_sql[S_COUNT_] = {
+    /* IMMEDIATE: take the write lock up front, so that two processes never
+     * both hold a read lock and then deadlock on the upgrade. */
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_PN_PUT] = "INSERT INTO pn (" PN_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+                 " ON CONFLICT (id) DO UPDATE SET name = excluded.name, owner = excluded.owner,"
+                 " gw = excluded.gw, gw_addr = excluded.gw_addr, open = excluded.open,"
+                 " state = excluded.state, lifetime = excluded.lifetime,"
+                 " updated_at = excluded.updated_at, expires_at = excluded.expires_at",
+    [S_PN_GET] = "SELECT " PN_COLS " FROM pn WHERE id = ?1",
+    [S_PN_DELETE] = "DELETE FROM pn WHERE id = ?1",
+    [S_PN_DELETE_ENTITIES] = "DELETE FROM entity WHERE pn = ?1",
+    [S_PN_DELETE_READERS] = "DELETE FROM pn_reader WHERE pn = ?1",
+    [S_PN_DELETE_BANS] = "DELETE FROM ban WHERE pn = ?1",
+    [S_PN_LIST] = "SELECT " PN_COLS " FROM pn WHERE id > ?1 ORDER BY id LIMIT ?2",
+    [S_PN_COUNT] = "SELECT count(*) FROM pn",
+    [S_READER_ADD] = "INSERT OR IGNORE INTO pn_reader (pn, reader) VALUES (?1, ?2)",
+    [S_READER_LIST] =
+        "SELECT reader FROM pn_reader WHERE pn = ?1 AND reader > ?2 ORDER BY reader LIMIT ?3",
+    [S_READER_CHECK] = "SELECT 1 FROM pn_reader WHERE pn = ?1 AND reader = ?2",
+    [S_ENT_PUT] =
+        "INSERT INTO entity (" ENT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+        " ON CONFLICT (pn, id) DO UPDATE SET name = excluded.name,"
+        " device_type = excluded.device_type, addr = excluded.addr, roles = excluded.roles,"
+        " state = excluded.state, lifetime = excluded.lifetime,"
+        " updated_at = excluded.updated_at, expires_at = excluded.expires_at",
+    [S_ENT_GET] = "SELECT " ENT_COLS " FROM entity WHERE pn = ?1 AND id = ?2",
+    [S_ENT_DELETE] = "DELETE FROM entity WHERE pn = ?1 AND id = ?2",
+    [S_ENT_LIST] =
+        "SELECT " ENT_COLS " FROM entity WHERE pn = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+    [S_ENT_COUNT_PN] = "SELECT count(*) FROM entity WHERE pn = ?1",
+    [S_ENT_COUNT_ALL] = "SELECT count(*) FROM entity",
+    [S_BAN_ADD] = "INSERT OR IGNORE INTO ban (pn, id) VALUES (?1, ?2)",
+    [S_BAN_REMOVE] = "DELETE FROM ban WHERE pn = ?1 AND id = ?2",
+    [S_BAN_CHECK] = "SELECT 1 FROM ban WHERE pn = ?1 AND id = ?2",
+    /* "state = 1" literally, to match the partial indexes pn_expiry and
+     * entity_expiry; ordered by expires_at, which the index gives for free. */
+    [S_PN_EXPIRED] = "SELECT rowid, " PN_COLS " FROM pn WHERE state = 1 AND expires_at <= ?1"
+                     " ORDER BY expires_at LIMIT ?2",
+    [S_PN_SET_OFFLINE] = "UPDATE pn SET state = 2, expires_at = 0 WHERE rowid = ?1",
+    [S_ENT_EXPIRED] = "SELECT rowid, " ENT_COLS " FROM entity WHERE state = 1"
+                      " AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2",
+    [S_ENT_SET_OFFLINE] = "UPDATE entity SET state = 2, expires_at = 0 WHERE rowid = ?1",
+    [S_KV_GET] = "SELECT value FROM kv WHERE key = ?1",
+    [S_KV_SET] = "INSERT INTO kv (key, value) VALUES (?1, ?2)"
+                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+};
+
+struct sqlite_store {
+  struct cpns_store base; /* first: the ops receive &base and cast back */
+  sqlite3 *db;
+  sqlite3_stmt *stmt[S_COUNT_];
+};
+
+static struct sqlite_store *impl(struct cpns_store *st) { return (struct sqlite_store *)st; }
+
+/* ---- helpers ------------------------------------------------------------- */
+
+/* Logs the connection's last error and returns CPNS_ERR_STORE: the one place
+ * where SQLite's codes stop. */
+static int db_fail(struct sqlite_store *s, const char *what) {
+  log_err("store", "%s: %s (%d)", what, sqlite3_errmsg(s->db), sqlite3_extended_errcode(s->db));
+  return CPNS_ERR_STORE;
+}
+
+/* A bound statement's error is reported by sqlite3_step; reset afterwards so
+ * that it releases its read lock and the next use starts clean. */
+static int stmt_fail(struct sqlite_store *s, sqlite3_stmt *st, const char *what) {
+  int rc = db_fail(s, what);
+  sqlite3_reset(st);
+  return rc;
+}
+
+/* Runs a bound statement that returns no rows, and resets it. */
+static int run(struct sqlite_store *s, enum stmt_id id, const char *what) {
+  sqlite3_stmt *st = s->stmt[id];
+  if (sqlite3_step(st) != SQLITE_DONE) return stmt_fail(s, st, what);
+  sqlite3_reset(st);
+  return 0;
+}
+
+/* Runs a bound "SELECT count(*)" or "SELECT 1" statement: *out gets the
+ * integer of the first row, or 0 when there is no row. */
+static int run_int(struct sqlite_store *s, enum stmt_id id, const char *what, int64_t *out) {
+  sqlite3_stmt *st = s->stmt[id];
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    *out = sqlite3_column_int64(st, 0);
+  } else if (rc == SQLITE_DONE) {
+    *out = 0;
+  } else {
+    return stmt_fail(s, st, what);
+  }
+  sqlite3_reset(st);
+  return 0;
+}
+
+static int tx_begin(struct sqlite_store *s) { return run(s, S_BEGIN, "begin transaction"); }
+
+static void tx_rollback(struct sqlite_store *s) {
+  /* Some errors (SQLITE_FULL, SQLITE_IOERR, ...) have rolled back already. */
+  if (sqlite3_get_autocommit(s->db)) return;
+  run(s, S_ROLLBACK, "rollback");
+}
+
+static int tx_commit(struct sqlite_store *s) {
+  int rc = run(s, S_COMMIT, "commit");
+  if (rc) tx_rollback(s);
+  return rc;
+}
+
+/* Binds a string that the caller has checked; SQLITE_STATIC is safe because
+ * every statement is stepped and reset before the function that bound it
+ * returns. */
+static int bind_str(sqlite3_stmt *st, int idx, const char *v) {
+  return sqlite3_bind_text(st, idx, v, -1, SQLITE_STATIC);
+}
+
+/* 0 when v is a string that fits in a char[max + 1] field; CPNS_ERR_INVAL for
+ * NULL or (unless may_be_empty) "", CPNS_ERR_TOOBIG when longer than max. */
+static int check_str(const char *v, size_t max, bool may_be_empty) {
+  if (!v || (!may_be_empty && !*v)) return CPNS_ERR_INVAL;
+  return strnlen(v, max + 1) > max ? CPNS_ERR_TOOBIG : 0;
+}
+
+/* A record field that uses all its bytes without a NUL holds a string too long
+ * to store: reject it rather than cut it. */
+#define FIELD_FITS(rec, f) (strnlen((rec)->f, sizeof (rec)->f) < sizeof (rec)->f)
+
+/* A key longer than any stored key cannot match: lookups answer "absent"
+ * without asking the database. */
+static bool key_too_long(const char *v, size_t max) { return strnlen(v, max + 1) > max; }
+
+/* Copies a text column into a fixed field. A value that does not fit (or
+ * holds a NUL) was not written by this code: report it, never cut it. */
+static int col_str(struct sqlite_store *s, sqlite3_stmt *st, int col, char *dst, size_t size) {
+  const unsigned char *t = sqlite3_column_text(st, col);
+  int n = sqlite3_column_bytes(st, col);
+  if (!t) {
+    if (sqlite3_errcode(s->db) == SQLITE_NOMEM) return db_fail(s, "read column");
+    log_err("store", "column %s is NULL", sqlite3_column_name(st, col));
+    return CPNS_ERR_STORE;
+  }
+  if ((size_t)n >= size || memchr(t, '\0', (size_t)n)) {
+    log_err("store", "column %s holds %d bytes, more than its %zu-byte field",
+            sqlite3_column_name(st, col), n, size - 1);
+    return CPNS_ERR_STORE;
+  }
+  memcpy(dst, t, (size_t)n);
+  dst[n] = '\0';
+  return 0;
+}
+
+/* Reads an integer column that must lie in lo..hi. */
+static int col_int(sqlite3_stmt *st, int col, int64_t lo, int64_t hi, int64_t *out) {
+  int64_t v = sqlite3_column_int64(st, col);
+  if (v < lo || v > hi) {
+    log_err("store", "column %s holds %lld, outside %lld..%lld", sqlite3_column_name(st, col),
+            (long long)v, (long long)lo, (long long)hi);
+    return CPNS_ERR_STORE;
+  }
+  *out = v;
+  return 0;
+}
+
+static bool state_valid(enum cpns_entity_state state) {
+  return state == CPNS_STATE_ADDED || state == CPNS_STATE_ONLINE || state == CPNS_STATE_OFFLINE;
+}
+
+/* Fills a PN record from the row's columns c .. c + 10 (PN_COLS order). */
+static int pn_from_row(struct sqlite_store *s, sqlite3_stmt *st, int c, struct cpns_pn_rec *p) {
+  int64_t is_open, state, lifetime;
+  memset(p, 0, sizeof *p);
+  int rc = col_str(s, st, c + 0, p->id, sizeof p->id);
+  if (!rc) rc = col_str(s, st, c + 1, p->name, sizeof p->name);
+  if (!rc) rc = col_str(s, st, c + 2, p->owner, sizeof p->owner);
+  if (!rc) rc = col_str(s, st, c + 3, p->gw, sizeof p->gw);
+  if (!rc) rc = col_str(s, st, c + 4, p->gw_addr, sizeof p->gw_addr);
+  if (!rc) rc = col_int(st, c + 5, 0, 1, &is_open);
+  if (!rc) rc = col_int(st, c + 6, CPNS_STATE_ADDED, CPNS_STATE_OFFLINE, &state);
+  if (!rc) rc = col_int(st, c + 7, 0, UINT32_MAX, &lifetime);
+  if (rc) return rc;
+  p->open = is_open != 0;
+  p->state = (enum cpns_entity_state)state;
+  p->lifetime = (uint32_t)lifetime;
+  p->created_at = sqlite3_column_int64(st, c + 8);
+  p->updated_at = sqlite3_column_int64(st, c + 9);
+  p->expires_at = sqlite3_column_int64(st, c + 10);
+  return 0;
+}
+
+/* Fills an entity record from the row's columns c .. c + 10 (ENT_COLS order). */
+static int ent_from_row(struct sqlite_store *s, sqlite3_stmt *st, int c,
+                        struct cpns_entity_rec *e) {
+  int64_t roles, state, lifetime;
+  memset(e, 0, sizeof *e);
+  int rc = col_str(s, st, c + 0, e->pn, sizeof e->pn);
+  if (!rc) rc = col_str(s, st, c + 1, e->id, sizeof e->id);
+  if (!rc) rc = col_str(s, st, c + 2, e->name, sizeof e->name);
+  if (!rc) rc = col_str(s, st, c + 3, e->device_type, sizeof e->device_type);
+  if (!rc) rc = col_str(s, st, c + 4, e->addr, sizeof e->addr);
+  if (!rc) rc = col_int(st, c + 5, 0, UINT_MAX, &roles);
+  if (!rc) rc = col_int(st, c + 6, CPNS_STATE_ADDED, CPNS_STATE_OFFLINE, &state);
+  if (!rc) rc = col_int(st, c + 7, 0, UINT32_MAX, &lifetime);
+  if (rc) return rc;
+  e->roles = (unsigned)roles;
+  e->state = (enum cpns_entity_state)state;
+  e->lifetime = (uint32_t)lifetime;
+  e->registered_at = sqlite3_column_int64(st, c + 8);
+  e->updated_at = sqlite3_column_int64(st, c + 9);
+  e->expires_at = sqlite3_column_int64(st, c + 10);
+  return 0;
+}
+
+/* ---- PNs ----------------------------------------------------------------- */
+
+static int pn_put(struct cpns_store *st, const struct cpns_pn_rec *p) {
+  struct sqlite_store *s = impl(st);
+  if (!p || !p->id[0] || !state_valid(p->state)) return CPNS_ERR_INVAL;
+  if (!FIELD_FITS(p, id) || !FIELD_FITS(p, name) || !FIELD_FITS(p, owner) || !FIELD_FITS(p, gw) ||
+      !FIELD_FITS(p, gw_addr))
+    return CPNS_ERR_TOOBIG;
+  sqlite3_stmt *q = s->stmt[S_PN_PUT];
+  /* The bind calls can only fail for out-of-memory; OR-ing keeps "non-zero". */
+  int rc = bind_str(q, 1, p->id) | bind_str(q, 2, p->name) | bind_str(q, 3, p->owner) |
+           bind_str(q, 4, p->gw) | bind_str(q, 5, p->gw_addr) | sqlite3_bind_int(q, 6, p->open) |
+           sqlite3_bind_int(q, 7, (int)p->state) | sqlite3_bind_int64(q, 8, p->lifetime) |
+           sqlite3_bind_int64(q, 9, p->created_at) | sqlite3_bind_int64(q, 10, p->updated_at) |
+           sqlite3_bind_int64(q, 11, p->expires_at);
+  if (rc != SQLITE_OK) return stmt_fail(s, q, "pn_put: bind");
+  return run(s, S_PN_PUT, "pn_put");
+}
+
+static int pn_get(struct cpns_store *st, const char *pn, struct cpns_pn_rec *out) {
+  struct sqlite_store *s = impl(st);
+  if (!pn || !out) return CPNS_ERR_INVAL;
+  if (key_too_long(pn, CPNS_ID_MAX)) return CPNS_ERR_NOTFOUND;
+  sqlite3_stmt *q = s->stmt[S_PN_GET];
+  if (bind_str(q, 1, pn) != SQLITE_OK) return stmt_fail(s, q, "pn_get: bind");
+  int rc = sqlite3_step(q);
+  if (rc == SQLITE_ROW) {
+    rc = pn_from_row(s, q, 0, out);
+  } else if (rc == SQLITE_DONE) {
+    rc = CPNS_ERR_NOTFOUND;
+  } else {
+    return stmt_fail(s, q, "pn_get");
+  }
+  sqlite3_reset(q);
+  return rc;
+}
+
+/* Deletes the PN row and, in the same transaction, the rows that hang off it.
+ * CPNS_ERR_NOTFOUND only when nothing at all was stored under that id: a
+ * gateway's entities kept without a pn row are still wiped (and it is 0). */
+static int pn_delete(struct cpns_store *st, const char *pn) {
+  struct sqlite_store *s = impl(st);
+  static const enum stmt_id steps[] = {S_PN_DELETE, S_PN_DELETE_ENTITIES, S_PN_DELETE_READERS,
+                                       S_PN_DELETE_BANS};
+  if (!pn) return CPNS_ERR_INVAL;
+  if (key_too_long(pn, CPNS_ID_MAX)) return CPNS_ERR_NOTFOUND;
+  int rc = tx_begin(s);
+  if (rc) return rc;
+  int64_t changed = 0;
+  for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+    sqlite3_stmt *q = s->stmt[steps[i]];
+    if (bind_str(q, 1, pn) != SQLITE_OK) {
+      rc = stmt_fail(s, q, "pn_delete: bind");
+      break;
+    }
+    if ((rc = run(s, steps[i], "pn_delete"))) break;
+    changed += sqlite3_changes(s->db);
+  }
+  if (!rc && changed == 0) rc = CPNS_ERR_NOTFOUND;
+  if (rc) {
+    tx_rollback(s);
+    return rc;
+  }
+  return tx_commit(s);
+}
+
+/* Visits in chunks, resetting the statement before the callbacks run (see
+ * LIST_CHUNK). "after" compares bytewise, as SQLite's BINARY collation does. */
+static int pn_list(struct cpns_store *st, const char *after, unsigned limit, cpns_pn_cb cb,
+                   void *arg) {
+  struct sqlite_store *s = impl(st);
+  if (!cb) return CPNS_ERR_INVAL;
+  struct cpns_pn_rec *recs = malloc(LIST_CHUNK * sizeof *recs);
+  if (!recs) return CPNS_ERR_NOMEM;
+  /* The cursor starts as the caller's string, then is the last id seen; a
+   * copy, because recs is overwritten by the next chunk. */
+  char last[CPNS_ID_MAX + 1];
+  const char *cursor = after ? after : "";
+  unsigned left = limit;
+  sqlite3_stmt *q = s->stmt[S_PN_LIST];
+  int rc = 0;
+  while (left > 0) {
+    unsigned want = left < LIST_CHUNK ? left : LIST_CHUNK;
+    if ((bind_str(q, 1, cursor) | sqlite3_bind_int(q, 2, (int)want)) != SQLITE_OK) {
+      rc = stmt_fail(s, q, "pn_list: bind");
+      break;
+    }
+    unsigned n = 0;
+    int sr = SQLITE_DONE;
+    while (n < want && (sr = sqlite3_step(q)) == SQLITE_ROW) {
+      if ((rc = pn_from_row(s, q, 0, &recs[n]))) break;
+      n++;
+    }
+    if (!rc && n < want && sr != SQLITE_DONE) rc = db_fail(s, "pn_list");
+    sqlite3_reset(q);
+    if (rc) break;
+    for (unsigned i = 0; i < n; i++)
+      if (cb(arg, &recs[i])) goto out; /* the caller asked to stop: not an error */
+    if (n < want) break;
+    memcpy(last, recs[n - 1].id, sizeof last);
+    cursor = last;
+    left -= n;
+  }
+out:
+  free(recs);
+  return rc;
+}
+
+static int pn_count(struct cpns_store *st, uint64_t *out) {
+  struct sqlite_store *s = impl(st);
+  if (!out) return CPNS_ERR_INVAL;
+  int64_t n;
+  int rc = run_int(s, S_PN_COUNT, "pn_count", &n);
+  if (!rc) *out = (uint64_t)n;
+  return rc;
+}
+
+/* ---- readers ------------------------------------------------------------- */
+
+static int pn_set_readers(struct cpns_store *st, const char *pn, const char *const *readers,
+                          unsigned n) {
+  struct sqlite_store *s = impl(st);
+  int rc = check_str(pn, CPNS_ID_MAX, false);
+  if (rc) return rc;
+  if (n > 0 && !readers) return CPNS_ERR_INVAL;
+  /* All checked before the transaction, so that a bad entry changes nothing. */
+  for (unsigned i = 0; i < n; i++)
+    if ((rc = check_str(readers[i], CPNS_ID_MAX, false))) return rc;
+  if ((rc = tx_begin(s))) return rc;
+  sqlite3_stmt *q = s->stmt[S_PN_DELETE_READERS];
+  if (bind_str(q, 1, pn) != SQLITE_OK)
+    rc = stmt_fail(s, q, "pn_set_readers: bind");
+  else
+    rc = run(s, S_PN_DELETE_READERS, "pn_set_readers: delete");
+  q = s->stmt[S_READER_ADD];
+  for (unsigned i = 0; !rc && i < n; i++) {
+    /* OR IGNORE: a reader listed twice is the same grant. */
+    if ((bind_str(q, 1, pn) | bind_str(q, 2, readers[i])) != SQLITE_OK)
+      rc = stmt_fail(s, q, "pn_set_readers: bind");
+    else
+      rc = run(s, S_READER_ADD, "pn_set_readers: insert");
+  }
+  if (rc) {
+    tx_rollback(s);
+    return rc;
+  }
+  return tx_commit(s);
+}
+
+/* Visits in chunks, like pn_list, ordered by reader id. */
+static int pn_list_readers(struct cpns_store *st, const char *pn,
+                           int (*cb)(void *arg, const char *reader), void *arg) {
+  struct sqlite_store *s = impl(st);
+  if (!pn || !cb) return CPNS_ERR_INVAL;
+  if (key_too_long(pn, CPNS_ID_MAX)) return 0; /* no such PN: nothing to visit */
+  char(*ids)[CPNS_ID_MAX + 1] = malloc(LIST_CHUNK * sizeof *ids);
+  if (!ids) return CPNS_ERR_NOMEM;
+  char last[CPNS_ID_MAX + 1] = "";
+  sqlite3_stmt *q = s->stmt[S_READER_LIST];
+  int rc = 0;
+  for (;;) {
+    if ((bind_str(q, 1, pn) | bind_str(q, 2, last) | sqlite3_bind_int(q, 3, LIST_CHUNK)) !=
+        SQLITE_OK) {
+      rc = stmt_fail(s, q, "pn_list_readers: bind");
+      break;
+    }
+    unsigned n = 0;
+    int sr = SQLITE_DONE;
+    while (n < LIST_CHUNK && (sr = sqlite3_step(q)) == SQLITE_ROW) {
+      if ((rc = col_str(s, q, 0, ids[n], sizeof ids[n]))) break;
+      n++;
+    }
+    if (!rc && n < LIST_CHUNK && sr != SQLITE_DONE) rc = db_fail(s, "pn_list_readers");
+    sqlite3_reset(q);
+    if (rc) break;
+    for (unsigned i = 0; i < n; i++)
+      if (cb(arg, ids[i])) goto out;
+    if (n < LIST_CHUNK) break;
+    memcpy(last, ids[n - 1], sizeof last);
+  }
+out:
+  free(ids);
+  return rc;
+}
+
+static int pn_reader_allowed(struct cpns_store *st, const char *pn, const char *reader,
+                             bool *allowed) {
+  struct sqlite_store *s = impl(st);
+  if (!pn || !reader || !allowed) return CPNS_ERR_INVAL;
+  *allowed = false;
+  if (key_too_long(pn, CPNS_ID_MAX) || key_too_long(reader, CPNS_ID_MAX)) return 0;
+  sqlite3_stmt *q = s->stmt[S_READER_CHECK];
+  if ((bind_str(q, 1, pn) | bind_str(q, 2, reader)) != SQLITE_OK)
+    return stmt_fail(s, q, "pn_reader_allowed: bind");
+  int64_t found;
+  int rc = run_int(s, S_READER_CHECK, "pn_reader_allowed", &found);
+  if (!rc) *allowed = found != 0;
+  return rc;
+}
+
+/* ---- entities ------------------------------------------------------------ */
+
+static int entity_put(struct cpns_store *st, const struct cpns_entity_rec *e) {
+  struct sqlite_store *s = impl(st);
+  if (!e || !e->pn[0] || !e->id[0] || !state_valid(e->state)) return CPNS_ERR_INVAL;
+  if (!FIELD_FITS(e, pn) || !FIELD_FITS(e, id) || !FIELD_FITS(e, name) ||
+      !FIELD_FITS(e, device_type) || !FIELD_FITS(e, addr))
+    return CPNS_ERR_TOOBIG;
+  sqlite3_stmt *q = s->stmt[S_ENT_PUT];
+  int rc = bind_str(q, 1, e->pn) | bind_str(q, 2, e->id) | bind_str(q, 3, e->name) |
+           bind_str(q, 4, e->device_type) | bind_str(q, 5, e->addr) |
+           sqlite3_bind_int64(q, 6, e->roles) | sqlite3_bind_int(q, 7, (int)e->state) |
+           sqlite3_bind_int64(q, 8, e->lifetime) | sqlite3_bind_int64(q, 9, e->registered_at) |
+           sqlite3_bind_int64(q, 10, e->updated_at) | sqlite3_bind_int64(q, 11, e->expires_at);
+  if (rc != SQLITE_OK) return stmt_fail(s, q, "entity_put: bind");
+  return run(s, S_ENT_PUT, "entity_put");
+}
+
+static int entity_get(struct cpns_store *st, const char *pn, const char *id,
+                      struct cpns_entity_rec *out) {
+  struct sqlite_store *s = impl(st);
+  if (!pn || !id || !out) return CPNS_ERR_INVAL;
+  if (key_too_long(pn, CPNS_ID_MAX) || key_too_long(id, CPNS_ID_MAX)) return CPNS_ERR_NOTFOUND;
+  sqlite3_stmt *q = s->stmt[S_ENT_GET];
+  if ((bind_str(q, 1, pn) | bind_str(q, 2, id)) != SQLITE_OK)
+    return stmt_fail(s, q, "entity_get: bind");
+  int rc = sqlite3_step(q);
+  if (rc == SQLITE_ROW) {
+    rc = ent_from_row(s, q, 0, out);
+  } else if (rc == SQLITE_DONE) {
+    rc = CPNS_ERR_NOTFOUND;
+  } else {
+    return stmt_fail(s, q, "entity_get");
+  }
+  sqlite3_reset(q);
+  return rc;
+}
+
+static int entity_delete(struct cpns_store *st, const char *pn, const char *id) {
+  struct sqlite_store *s = impl(st);
+  if (!pn || !id) return CPNS_ERR_INVAL;
+  if (key_too_long(pn, CPNS_ID_MAX) || key_too_long(id, CPNS_ID_MAX)) return CPNS_ERR_NOTFOUND;
+  sqlite3_stmt *q = s->stmt[S_ENT_DELETE];
+  if ((bind_str(q, 1, pn) | bind_str(q, 2, id)) != SQLITE_OK)
+    return stmt_fail(s, q, "entity_delete: bind");
+  int rc = run(s, S_ENT_DELETE, "entity_delete");
+  if (!rc && sqlite3_changes(s->db) == 0) rc = CPNS_ERR_NOTFOUND;
+  return rc;
+}
+
+/* Visits one PN's entities in chunks, like pn_list, ordered by id. */
+static int entity_list(struct cpns_store *st, const char *pn, cpns_entity_cb cb, void *arg) {
+  struct sqlite_store *s = impl(st);
+  if (!pn || !cb) return CPNS_ERR_INVAL;
+  if (key_too_long(pn, CPNS_ID_MAX)) return 0;
+  struct cpns_entity_rec *recs = malloc(LIST_CHUNK * sizeof *recs);
+  if (!recs) return CPNS_ERR_NOMEM;
+  char last[CPNS_ID_MAX + 1] = "";
+  sqlite3_stmt *q = s->stmt[S_ENT_LIST];
+  int rc = 0;
+  for (;;) {
+    if ((bind_str(q, 1, pn) | bind_str(q, 2, last) | sqlite3_bind_int(q, 3, LIST_CHUNK)) !=
+        SQLITE_OK) {
+      rc = stmt_fail(s, q, "entity_list: bind");
+      break;
+    }
+    unsigned n = 0;
+    int sr = SQLITE_DONE;
+    while (n < LIST_CHUNK && (sr = sqlite3_step(q)) == SQLITE_ROW) {
+      if ((rc = ent_from_row(s, q, 0, &recs[n]))) break;
+      n++;
+    }
+    if (!rc && n < LIST_CHUNK && sr != SQLITE_DONE) rc = db_fail(s, "entity_list");
+    sqlite3_reset(q);
+    if (rc) break;
+    for (unsigned i = 0; i < n; i++)
+      if (cb(arg, &recs[i])) goto out;
+    if (n < LIST_CHUNK) break;
+    memcpy(last, recs[n - 1].id, sizeof last);
+  }
+out:
+  free(recs);
+  return rc;
+}
+
+static int entity_count(struct cpns_store *st, const char *pn, uint64_t *out) {
+  struct sqlite_store *s = impl(st);
+  if (!out) return CPNS_ERR_INVAL;
+  if (pn && key_too_long(pn, CPNS_ID_MAX)) {
+    *out = 0;
+    return 0;
+  }
+  enum stmt_id id = pn ? S_ENT_COUNT_PN : S_ENT_COUNT_ALL;
+  if (pn && bind_str(s->stmt[id], 1, pn) != SQLITE_OK)
+    return stmt_fail(s, s->stmt[id], "entity_count: bind");
+  int64_t n;
+  int rc = run_int(s, id, "entity_count", &n);
+  if (!rc) *out = (uint64_t)n;
+  return rc;
+}
+
+/* ---- bans ---------------------------------------------------------------- */
+
+/* Adding an existing ban is not an error: the entity is banned either way. */
+static int ban_add(struct cpns_store *st, const char *pn, const char *id) {
+  struct sqlite_store *s = impl(st);
+  int rc = check_str(pn, CPNS_ID_MAX, false);
+  if (!rc) rc = check_str(id, CPNS_ID_MAX, false);
+  if (rc) return rc;
+  sqlite3_stmt *q = s->stmt[S_BAN_ADD];
+  if ((bind_str(q, 1, pn) | bind_str(q, 2, id)) != SQLITE_OK)
+    return stmt_fail(s, q, "ban_add: bind");
+  return run(s, S_BAN_ADD, "ban_add");
+}
+
+static int ban_remove(struct cpns_store *st, const char *pn, const char *id) {
+  struct sqlite_store *s = impl(st);
+  if (!pn || !id) return CPNS_ERR_INVAL;
+  if (key_too_long(pn, CPNS_ID_MAX) || key_too_long(id, CPNS_ID_MAX)) return CPNS_ERR_NOTFOUND;
+  sqlite3_stmt *q = s->stmt[S_BAN_REMOVE];
+  if ((bind_str(q, 1, pn) | bind_str(q, 2, id)) != SQLITE_OK)
+    return stmt_fail(s, q, "ban_remove: bind");
+  int rc = run(s, S_BAN_REMOVE, "ban_remove");
+  if (!rc && sqlite3_changes(s->db) == 0) rc = CPNS_ERR_NOTFOUND;
+  return rc;
+}
+
+static int ban_check(struct cpns_store *st, const char *pn, const char *id, bool *banned) {
+  struct sqlite_store *s = impl(st);
+  if (!pn || !id || !banned) return CPNS_ERR_INVAL;
+  *banned = false;
+  if (key_too_long(pn, CPNS_ID_MAX) || key_too_long(id, CPNS_ID_MAX)) return 0;
+  sqlite3_stmt *q = s->stmt[S_BAN_CHECK];
+  if ((bind_str(q, 1, pn) | bind_str(q, 2, id)) != SQLITE_OK)
+    return stmt_fail(s, q, "ban_check: bind");
+  int64_t found;
+  int rc = run_int(s, S_BAN_CHECK, "ban_check", &found);
+  if (!rc) *banned = found != 0;
+  return rc;
+}
+
+/* ---- expiry -------------------------------------------------------------- */
+
+/* One chunk of PNs: select up to EXPIRE_CHUNK expired ONLINE rows and mark
+ * them OFFLINE in one transaction. recs get the rows as they now are. */
+static int expire_pn_chunk(struct sqlite_store *s, int64_t now, struct cpns_pn_rec *recs,
+                           unsigned *n_out) {
+  sqlite3_int64 rowids[EXPIRE_CHUNK];
+  unsigned n = 0;
+  *n_out = 0;
+  int rc = tx_begin(s);
+  if (rc) return rc;
+  sqlite3_stmt *q = s->stmt[S_PN_EXPIRED];
+  if ((sqlite3_bind_int64(q, 1, now) | sqlite3_bind_int(q, 2, EXPIRE_CHUNK)) != SQLITE_OK) {
+    rc = stmt_fail(s, q, "expire: bind");
+  } else {
+    int sr = SQLITE_DONE;
+    while (n < EXPIRE_CHUNK && (sr = sqlite3_step(q)) == SQLITE_ROW) {
+      rowids[n] = sqlite3_column_int64(q, 0);
+      if ((rc = pn_from_row(s, q, 1, &recs[n]))) break;
+      n++;
+    }
+    if (!rc && n < EXPIRE_CHUNK && sr != SQLITE_DONE) rc = db_fail(s, "expire: select PNs");
+    sqlite3_reset(q);
+  }
+  q = s->stmt[S_PN_SET_OFFLINE];
+  for (unsigned i = 0; !rc && i < n; i++) {
+    if (sqlite3_bind_int64(q, 1, rowids[i]) != SQLITE_OK)
+      rc = stmt_fail(s, q, "expire: bind");
+    else
+      rc = run(s, S_PN_SET_OFFLINE, "expire: update PN");
+  }
+  if (!rc && n == 0) {
+    tx_rollback(s); /* nothing written: cheaper than a commit */
+    return 0;
+  }
+  if (!rc) rc = tx_commit(s);
+  else tx_rollback(s);
+  if (rc) return rc;
+  for (unsigned i = 0; i < n; i++) {
+    recs[i].state = CPNS_STATE_OFFLINE;
+    recs[i].expires_at = 0;
+  }
+  *n_out = n;
+  return 0;
+}
+
+/* The same for entities. */
+static int expire_entity_chunk(struct sqlite_store *s, int64_t now, struct cpns_entity_rec *recs,
+                               unsigned *n_out) {
+  sqlite3_int64 rowids[EXPIRE_CHUNK];
+  unsigned n = 0;
+  *n_out = 0;
+  int rc = tx_begin(s);
+  if (rc) return rc;
+  sqlite3_stmt *q = s->stmt[S_ENT_EXPIRED];
+  if ((sqlite3_bind_int64(q, 1, now) | sqlite3_bind_int(q, 2, EXPIRE_CHUNK)) != SQLITE_OK) {
+    rc = stmt_fail(s, q, "expire: bind");
+  } else {
+    int sr = SQLITE_DONE;
+    while (n < EXPIRE_CHUNK && (sr = sqlite3_step(q)) == SQLITE_ROW) {
+      rowids[n] = sqlite3_column_int64(q, 0);
+      if ((rc = ent_from_row(s, q, 1, &recs[n]))) break;
+      n++;
+    }
+    if (!rc && n < EXPIRE_CHUNK && sr != SQLITE_DONE) rc = db_fail(s, "expire: select entities");
+    sqlite3_reset(q);
+  }
+  q = s->stmt[S_ENT_SET_OFFLINE];
+  for (unsigned i = 0; !rc && i < n; i++) {
+    if (sqlite3_bind_int64(q, 1, rowids[i]) != SQLITE_OK)
+      rc = stmt_fail(s, q, "expire: bind");
+    else
+      rc = run(s, S_ENT_SET_OFFLINE, "expire: update entity");
+  }
+  if (!rc && n == 0) {
+    tx_rollback(s);
+    return 0;
+  }
+  if (!rc) rc = tx_commit(s);
+  else tx_rollback(s);
+  if (rc) return rc;
+  for (unsigned i = 0; i < n; i++) {
+    recs[i].state = CPNS_STATE_OFFLINE;
+    recs[i].expires_at = 0;
+  }
+  *n_out = n;
+  return 0;
+}
+
+/* PNs first, then entities, each in transactions of at most EXPIRE_CHUNK rows
+ * (store.h's "one transaction" per chunk), the callbacks of a chunk running
+ * after its commit with no statement active, so they may call the store.
+ * A callback's return value is ignored here: its row is already committed as
+ * OFFLINE, and the caller has to hear about every one. On an error, the
+ * chunks committed before it have been reported and stay expired. */
+static int expire(struct cpns_store *st, int64_t now, cpns_pn_cb pn_cb, cpns_entity_cb ent_cb,
+                  void *arg) {
+  struct sqlite_store *s = impl(st);
+  unsigned n;
+  int rc;
+
+  struct cpns_pn_rec *precs = malloc(EXPIRE_CHUNK * sizeof *precs);
+  if (!precs) return CPNS_ERR_NOMEM;
+  do {
+    if ((rc = expire_pn_chunk(s, now, precs, &n))) break;
+    for (unsigned i = 0; pn_cb && i < n; i++) (void)pn_cb(arg, &precs[i]);
+  } while (n == EXPIRE_CHUNK);
+  free(precs);
+  if (rc) return rc;
+
+  struct cpns_entity_rec *erecs = malloc(EXPIRE_CHUNK * sizeof *erecs);
+  if (!erecs) return CPNS_ERR_NOMEM;
+  do {
+    if ((rc = expire_entity_chunk(s, now, erecs, &n))) break;
+    for (unsigned i = 0; ent_cb && i < n; i++) (void)ent_cb(arg, &erecs[i]);
+  } while (n == EXPIRE_CHUNK);
+  free(erecs);
+  return rc;
+}
+
+/* ---- key/value ----------------------------------------------------------- */
+
+static int kv_get(struct cpns_store *st, const char *key, char *value, size_t value_len) {
+  struct sqlite_store *s = impl(st);
+  if (!key || (!value && value_len)) return CPNS_ERR_INVAL;
+  if (key_too_long(key, KV_KEY_MAX)) return CPNS_ERR_NOTFOUND;
+  sqlite3_stmt *q = s->stmt[S_KV_GET];
+  if (bind_str(q, 1, key) != SQLITE_OK) return stmt_fail(s, q, "kv_get: bind");
+  int rc = sqlite3_step(q);
+  if (rc == SQLITE_DONE) {
+    rc = CPNS_ERR_NOTFOUND;
+  } else if (rc != SQLITE_ROW) {
+    return stmt_fail(s, q, "kv_get");
+  } else {
+    const unsigned char *t = sqlite3_column_text(q, 0);
+    size_t len = (size_t)sqlite3_column_bytes(q, 0);
+    if (!t) {
+      rc = db_fail(s, "kv_get: read value"); /* NOT NULL column: out of memory */
+    } else if (len >= value_len) {
+      rc = CPNS_ERR_TOOBIG; /* no room for the value and its NUL */
+    } else {
+      memcpy(value, t, len);
+      value[len] = '\0';
+      rc = 0;
+    }
+  }
+  sqlite3_reset(q);
+  return rc;
+}
+
+static int kv_set(struct cpns_store *st, const char *key, const char *value) {
+  struct sqlite_store *s = impl(st);
+  int rc = check_str(key, KV_KEY_MAX, false);
+  if (!rc) rc = check_str(value, KV_VALUE_MAX, true);
+  if (rc) return rc;
+  sqlite3_stmt *q = s->stmt[S_KV_SET];
+  if ((bind_str(q, 1, key) | bind_str(q, 2, value)) != SQLITE_OK)
+    return stmt_fail(s, q, "kv_set: bind");
+  return run(s, S_KV_SET, "kv_set");
+}
+
+/* ---- open and close ------------------------------------------------------ */
+
+/* Also used to undo a half-done open, so every field may still be NULL. */
+static void sqlite_close(struct cpns_store *st) {
+  struct sqlite_store *s = impl(st);
+  if (!s) return;
+  for (int i = 0; i < S_COUNT_; i++) sqlite3_finalize(s->stmt[i]);
+  if (s->db) {
+    /* Keeps the query planner's statistics current at almost no cost; only
+     * worth it once the schema is there. */
+    if (s->stmt[S_COUNT_ - 1]) sqlite3_exec(s->db, "PRAGMA optimize", NULL, NULL, NULL);
+    if (sqlite3_close(s->db) != SQLITE_OK) db_fail(s, "close");
+  }
+  free(s);
+}
+
+static const struct cpns_store_ops sqlite_ops = {
+    .close = sqlite_close,
+    .pn_put = pn_put,
+    .pn_get = pn_get,
+    .pn_delete = pn_delete,
+    .pn_list = pn_list,
+    .pn_count = pn_count,
+    .pn_set_readers = pn_set_readers,
+    .pn_list_readers = pn_list_readers,
+    .pn_reader_allowed = pn_reader_allowed,
+    .entity_put = entity_put,
+    .entity_get = entity_get,
+    .entity_delete = entity_delete,
+    .entity_list = entity_list,
+    .entity_count = entity_count,
+    .ban_add = ban_add,
+    .ban_remove = ban_remove,
+    .ban_check = ban_check,
+    .expire = expire,
+    .kv_get = kv_get,
+    .kv_set = kv_set,
+};
+
+/* Writes the reason for a failed open into err, or logs it when the caller
+ * gave no buffer, so that it is never lost. */
+__attribute__((format(printf, 3, 4))) static void open_err(char *err, size_t errlen,
+                                                          const char *fmt, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (err && errlen)
+    snprintf(err, errlen, "%s", buf);
+  else
+    log_err("store", "%s", buf);
+}
+
+/* Creates the file ourselves so that it is born 0600 (SQLite would use 0644):
+ * it holds who belongs to which PN. SQLite gives the -wal and -shm files the
+ * mode of the database file, so they follow. */
+static int create_file(const char *path, char *err, size_t errlen) {
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    open_err(err, errlen, "%s: %s", path, strerror(errno));
+    return CPNS_ERR_IO;
+  }
+  struct stat sb;
+  int rc = 0;
+  if (fstat(fd, &sb) != 0) {
+    open_err(err, errlen, "%s: %s", path, strerror(errno));
+    rc = CPNS_ERR_IO;
+  } else if (!S_ISREG(sb.st_mode)) {
+    open_err(err, errlen, "%s: not a regular file", path);
+    rc = CPNS_ERR_STORE;
+  } else if (sb.st_mode & 077) {
+    /* An existing file's mode is the administrator's choice: say so, but do
+     * not change it behind their back. */
+    log_warn("store", "%s is accessible to group or others (mode %03o)", path,
+             (unsigned)(sb.st_mode & 0777));
+  }
+  close(fd);
+  return rc;
+}
+
+static int read_user_version(sqlite3 *db, int *out) {
+  sqlite3_stmt *q = NULL;
+  int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL);
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+      *out = sqlite3_column_int(q, 0);
+      rc = SQLITE_OK;
+    }
+  }
+  sqlite3_finalize(q);
+  return rc;
+}
+
+/* Brings the schema to SCHEMA_VERSION one migration per transaction, reading
+ * the version inside each transaction so that two processes opening a new
+ * file at once do not both apply the same step. */
+static int migrate(sqlite3 *db, const char *path, char *err, size_t errlen) {
+  for (;;) {
+    char *msg = NULL;
+    int v = 0;
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
+        read_user_version(db, &v) != SQLITE_OK) {
+      open_err(err, errlen, "%s: %s", path, msg ? msg : sqlite3_errmsg(db));
+      sqlite3_free(msg);
+      sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+      return CPNS_ERR_STORE;
+    }
+    if (v < 0 || v > SCHEMA_VERSION) {
+      sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+      open_err(err, errlen,
+               "%s: schema version %d is newer than this program knows (%d): refusing to "
+               "open it; use a newer cpns",
+               path, v, SCHEMA_VERSION);
+      return CPNS_ERR_STORE;
+    }
+    if (v == SCHEMA_VERSION) {
+      sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL); /* read only: nothing to keep */
+      return 0;
+    }
+    char setv[48];
+    snprintf(setv, sizeof setv, "PRAGMA user_version = %d", v + 1);
+    if (sqlite3_exec(db, migrations[v], NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_exec(db, setv, NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
+      open_err(err, errlen, "%s: migration to schema version %d failed: %s", path, v + 1,
+               msg ? msg : sqlite3_errmsg(db));
+      sqlite3_free(msg);
+      if (!sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+      return CPNS_ERR_STORE;
+    }
+    log_info("store", "%s: migrated to schema version %d", path, v + 1);
+  }
+}
+
+/* Runs a connection setting; journal_mode answers with the mode it got, which
+ * is checked when want is not NULL. */
+static int pragma(sqlite3 *db, const char *sql, const char *want, const char *path, char *err,
+                  size_t errlen) {
+  sqlite3_stmt *q = NULL;
+  int rc = sqlite3_prepare_v2(db, sql, -1, &q, NULL);
+  int sr = rc == SQLITE_OK ? sqlite3_step(q) : rc;
+  if (sr != SQLITE_ROW && sr != SQLITE_DONE) {
+    open_err(err, errlen, "%s: %s: %s", path, sql, sqlite3_errmsg(db));
+    sqlite3_finalize(q);
+    return CPNS_ERR_STORE;
+  }
+  if (want) {
+    const char *got = sr == SQLITE_ROW ? (const char *)sqlite3_column_text(q, 0) : NULL;
+    if (!got || strcmp(got, want) != 0) {
+      open_err(err, errlen, "%s: %s gave '%s'", path, sql, got ? got : "");
+      sqlite3_finalize(q);
+      return CPNS_ERR_STORE;
+    }
+  }
+  sqlite3_finalize(q);
+  return 0;
+}
+
+int cpns_store_sqlite_open(const char *path, enum cpns_store_sync sync, struct cpns_store **out,
+                           char *err, size_t errlen) {
+  if (err && errlen) err[0] = '\0';
+  if (!out) return CPNS_ERR_INVAL;
+  *out = NULL;
+  if (!path || !*path || (sync != CPNS_STORE_SYNC_NORMAL && sync != CPNS_STORE_SYNC_FULL)) {
+    open_err(err, errlen, "store: no path or bad sync mode");
+    return CPNS_ERR_INVAL;
+  }
+  /* ":memory:" (for tests of the code above the store) has no file and no WAL. */
+  bool mem = strcmp(path, ":memory:") == 0;
+  int rc;
+  if (!mem && (rc = create_file(path, err, errlen))) return rc;
+
+  struct sqlite_store *s = calloc(1, sizeof *s);
+  if (!s) {
+    open_err(err, errlen, "%s: out of memory", path);
+    return CPNS_ERR_NOMEM;
+  }
+  s->base.ops = &sqlite_ops;
+  /* NOMUTEX: one thread at a time uses a store (see the top of the file). */
+  if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                        SQLITE_OPEN_NOMUTEX,
+                      NULL) != SQLITE_OK) {
+    open_err(err, errlen, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+    rc = CPNS_ERR_STORE;
+    goto fail;
+  }
+  sqlite3_extended_result_codes(s->db, 1);
+  sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+
+  /* WAL: readers (cpnsctl) never block the daemon's writes, and with
+   * synchronous=NORMAL a commit costs no fsync, only a checkpoint does, while
+   * a commit still survives the death of the process. FULL syncs the WAL at
+   * every commit, to survive the machine's death too. The journal size limit
+   * keeps the -wal file from staying at its high-water mark. */
+  if ((rc = pragma(s->db, "PRAGMA journal_mode = WAL", mem ? "memory" : "wal", path, err,
+                   errlen)) ||
+      (rc = pragma(s->db,
+                   sync == CPNS_STORE_SYNC_FULL ? "PRAGMA synchronous = FULL"
+                                                : "PRAGMA synchronous = NORMAL",
+                   NULL, path, err, errlen)) ||
+      (rc = pragma(s->db, "PRAGMA foreign_keys = ON", NULL, path, err, errlen)) ||
+      (rc = pragma(s->db, "PRAGMA journal_size_limit = 67108864", NULL, path, err, errlen)) ||
+      (rc = pragma(s->db, "PRAGMA cache_size = -16384", NULL, path, err, errlen)))
+    goto fail;
+
+  if ((rc = migrate(s->db, path, err, errlen))) goto fail;
+
+  for (int i = 0; i < S_COUNT_; i++) {
+    /* PERSISTENT: these live as long as the connection; tells SQLite to keep
+     * them out of its short-lived lookaside memory. */
+    if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[i],
+                           NULL) != SQLITE_OK) {
+      open_err(err, errlen, "%s: preparing statement %d: %s", path, i, sqlite3_errmsg(s->db));
+      rc = CPNS_ERR_STORE;
+      goto fail;
+    }
+  }
+  *out = &s->base;
+  return 0;
+
+fail:
+  sqlite_close(&s->base);
+  return rc;
+}

@@ -1,0 +1,570 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The server's PN Inventory: PN registration by gateways (spec 5.5.6) and PN
+ * management (5.5.10) on CPNS-2, with operator access, and the CPNS-7
+ * requests the server sends back to a gateway when the operator changes its
+ * PN. Who may do what is decided here, from the DTLS identity alone. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "msg.h"
+#include "server.h"
+
+#define MOD "inventory"
+
+static int64_t now_s(void) { return (int64_t)time(NULL); }
+
+static bool is_operator(const struct cpns_req *req) {
+  return req->peer && req->peer->role == CPNS_PEER_OPERATOR;
+}
+
+static bool is_gw_of(const struct cpns_req *req, const char *pn) {
+  return req->peer && req->peer->role == CPNS_PEER_GW && strcmp(req->peer->pn, pn) == 0;
+}
+
+/* 4.01 for anonymous callers, 4.03 for the others: tells a client whether
+ * its credentials or its rights are the problem. */
+static void deny(struct cpns_req *req, const char *what) {
+  if (!req->peer)
+    cpns_reply_error(req, 401, "authentication required");
+  else
+    cpns_reply_error(req, 403, "%s may not %s", req->peer->identity, what);
+}
+
+static int store_code(int rc) {
+  switch (rc) {
+  case CPNS_ERR_NOTFOUND: return 404;
+  case CPNS_ERR_TOOBIG: return 413;
+  case CPNS_ERR_INVAL: return 400;
+  case CPNS_ERR_LIMIT: return 503;
+  default: return 500;
+  }
+}
+
+static bool valid_path_ids(struct cpns_req *req) {
+  for (unsigned i = 1; i < req->nseg; i += 2)
+    if (!cpns_valid_id(req->seg[i])) {
+      cpns_reply_error(req, 400, "'%s' is not a valid id", req->seg[i]);
+      return false;
+    }
+  return true;
+}
+
+/* ---- reads ---- */
+
+struct list_ctx {
+  json_t *arr;
+  char last[CPNS_ID_MAX + 1];
+  unsigned n;
+};
+
+static int add_pn(void *arg, const struct cpns_pn_rec *p) {
+  struct list_ctx *c = arg;
+  json_array_append_new(c->arr, cpns_msg_pn(p));
+  snprintf(c->last, sizeof c->last, "%s", p->id);
+  c->n++;
+  return 0;
+}
+
+static int add_entity(void *arg, const struct cpns_entity_rec *e) {
+  json_array_append_new(arg, cpns_msg_entity(e));
+  return 0;
+}
+
+/* GET /pns: the operator pages through every PN; a gateway sees its own. */
+static void get_pns(struct cpns_req *req, void *arg) {
+  struct server *srv = arg;
+  struct list_ctx c = {json_array(), "", 0};
+  if (is_operator(req)) {
+    char after[CPNS_ID_MAX + 1] = "", limit_s[12] = "";
+    long limit = srv->conf.list_page_max;
+    if (cpns_req_query(req, "after", after, sizeof after) == CPNS_ERR_TOOBIG ||
+        cpns_req_query(req, "limit", limit_s, sizeof limit_s) == CPNS_ERR_TOOBIG) {
+      json_decref(c.arr);
+      cpns_reply_error(req, 400, "bad paging parameters");
+      return;
+    }
+    if (limit_s[0]) {
+      char *end;
+      limit = strtol(limit_s, &end, 10);
+      if (*end || limit < 1 || limit > srv->conf.list_page_max) {
+        json_decref(c.arr);
+        cpns_reply_error(req, 400, "limit must be 1..%ld", srv->conf.list_page_max);
+        return;
+      }
+    }
+    int rc = srv->store->ops->pn_list(srv->store, after, (unsigned)limit, add_pn, &c);
+    if (rc) {
+      json_decref(c.arr);
+      cpns_reply_error(req, 500, "store failure");
+      return;
+    }
+    json_t *next = c.n == (unsigned)limit ? json_string(c.last) : json_null();
+    cpns_reply(req, 205, json_pack("{s:o, s:o}", "pns", c.arr, "next", next));
+    return;
+  }
+  if (req->peer && req->peer->role == CPNS_PEER_GW) {
+    struct cpns_pn_rec p;
+    if (srv->store->ops->pn_get(srv->store, req->peer->pn, &p) == 0) add_pn(&c, &p);
+    cpns_reply(req, 205, json_pack("{s:o, s:n}", "pns", c.arr, "next"));
+    return;
+  }
+  json_decref(c.arr);
+  deny(req, "list PNs");
+}
+
+static bool may_read_pn(struct server *srv, const struct cpns_req *req, const char *pn) {
+  if (is_operator(req) || is_gw_of(req, pn)) return true;
+  /* A gateway asks for a remote PN on behalf of its PNEs: allowed when that
+   * PN's owner listed the asking PN among its readers. */
+  if (req->peer && req->peer->role == CPNS_PEER_GW && req->peer->pn[0]) {
+    bool allowed = false;
+    if (srv->store->ops->pn_reader_allowed(srv->store, pn, req->peer->pn, &allowed) == 0)
+      return allowed;
+  }
+  return false;
+}
+
+/* GET /pns/{pn}: the PN and its entities. */
+static void get_pn(struct cpns_req *req, void *arg) {
+  struct server *srv = arg;
+  if (!valid_path_ids(req)) return;
+  const char *pn = req->seg[1];
+  if (!may_read_pn(srv, req, pn)) {
+    deny(req, "read this PN's inventory");
+    return;
+  }
+  struct cpns_pn_rec p;
+  int rc = srv->store->ops->pn_get(srv->store, pn, &p);
+  if (rc) {
+    cpns_reply_error(req, store_code(rc), rc == CPNS_ERR_NOTFOUND ? "no such PN" : "store failure");
+    return;
+  }
+  json_t *ents = json_array();
+  if (srv->store->ops->entity_list(srv->store, pn, add_entity, ents)) {
+    json_decref(ents);
+    cpns_reply_error(req, 500, "store failure");
+    return;
+  }
+  cpns_reply(req, 205, json_pack("{s:o, s:o}", "pn", cpns_msg_pn(&p), "entities", ents));
+}
+
+/* GET /pns/{pn}/entities/{id} */
+static void get_entity(struct cpns_req *req, void *arg) {
+  struct server *srv = arg;
+  if (!valid_path_ids(req)) return;
+  if (!may_read_pn(srv, req, req->seg[1])) {
+    deny(req, "read this PN's inventory");
+    return;
+  }
+  struct cpns_entity_rec e;
+  int rc = srv->store->ops->entity_get(srv->store, req->seg[1], req->seg[3], &e);
+  if (rc) {
+    cpns_reply_error(req, store_code(rc), rc == CPNS_ERR_NOTFOUND ? "no such entity" : "store failure");
+    return;
+  }
+  cpns_reply(req, 205, cpns_msg_entity(&e));
+}
+
+/* ---- PN registration (gateway) ---- */
+
+/* PUT /pns/{pn}: a gateway registers or refreshes its PN. */
+static void put_pn(struct cpns_req *req, void *arg) {
+  struct server *srv = arg;
+  if (!valid_path_ids(req)) return;
+  const char *pn = req->seg[1];
+  if (!is_gw_of(req, pn)) {
+    deny(req, "register this PN");
+    return;
+  }
+  struct cpns_pn_rec p;
+  bool exists = srv->store->ops->pn_get(srv->store, pn, &p) == 0;
+  if (!exists) {
+    uint64_t count = 0;
+    srv->store->ops->pn_count(srv->store, &count);
+    if (count >= (uint64_t)srv->conf.max_pns) {
+      CPNS_LOG_RL(CPNS_LOG_WARNING, MOD, "PN limit (%ld) reached; refusing %s", srv->conf.max_pns, pn);
+      cpns_reply_error(req, 503, "PN limit reached");
+      return;
+    }
+    memset(&p, 0, sizeof p);
+    snprintf(p.id, sizeof p.id, "%s", pn);
+    p.lifetime = 60;
+  }
+  char err[CPNS_DIAG_MAX];
+  if (cpns_msg_parse_pn(req->body, &p, err, sizeof err)) {
+    cpns_reply_error(req, 400, "%s", err);
+    return;
+  }
+  snprintf(p.gw, sizeof p.gw, "%s", req->peer->identity);
+  cpns_session_addr(req->session, p.gw_addr, sizeof p.gw_addr);
+  bool was_offline = exists && p.state != CPNS_STATE_ONLINE;
+  p.state = CPNS_STATE_ONLINE;
+  p.updated_at = now_s();
+  p.expires_at = p.updated_at + p.lifetime;
+  int rc = srv->store->ops->pn_put(srv->store, &p);
+  if (rc) {
+    cpns_reply_error(req, store_code(rc), "store failure");
+    return;
+  }
+  gwlinks__set(srv->links, pn, req->session);
+  if (!exists || was_offline)
+    log_notice(MOD, "PN %s registered by %s from %s", pn, p.gw, p.gw_addr);
+  cpns_reply(req, exists ? 204 : 201, json_pack("{s:I}", "lt", (json_int_t)p.lifetime));
+}
+
+/* Entities at the server follow their gateway's reports; they go offline
+ * with their PN when the gateway stops refreshing (see inventory__expire). */
+#define SERVER_ENTITY_NO_EXPIRY INT64_MAX
+
+/* PUT /pns/{pn}/entities/{id}: the gateway reports one of its entities. */
+static void put_entity(struct cpns_req *req, void *arg) {
+  struct server *srv = arg;
+  if (!valid_path_ids(req)) return;
+  const char *pn = req->seg[1], *id = req->seg[3];
+  if (!is_gw_of(req, pn)) {
+    deny(req, "register entities in this PN");
+    return;
+  }
+  struct cpns_pn_rec p;
+  if (srv->store->ops->pn_get(srv->store, pn, &p)) {
+    cpns_reply_error(req, 404, "register the PN first");
+    return;
+  }
+  bool banned = false;
+  srv->store->ops->ban_check(srv->store, pn, id, &banned);
+  if (banned) {
+    cpns_reply_error(req, 403, "%s was expelled from %s", id, pn);
+    return;
+  }
+  struct cpns_entity_rec e;
+  bool exists = srv->store->ops->entity_get(srv->store, pn, id, &e) == 0;
+  if (!exists) {
+    uint64_t count = 0;
+    srv->store->ops->entity_count(srv->store, pn, &count);
+    if (count >= (uint64_t)srv->conf.max_entities_per_pn) {
+      cpns_reply_error(req, 503, "PN %s is full (%ld entities)", pn, srv->conf.max_entities_per_pn);
+      return;
+    }
+    memset(&e, 0, sizeof e);
+    snprintf(e.pn, sizeof e.pn, "%s", pn);
+    snprintf(e.id, sizeof e.id, "%s", id);
+    e.roles = CPNS_ROLE_PNE;
+    e.lifetime = 60;
+    e.state = CPNS_STATE_ONLINE;
+  }
+  char err[CPNS_DIAG_MAX];
+  if (cpns_msg_parse_registration(req->body, &e, true, err, sizeof err)) {
+    cpns_reply_error(req, 400, "%s", err);
+    return;
+  }
+  e.updated_at = now_s();
+  e.expires_at = e.state == CPNS_STATE_ONLINE ? SERVER_ENTITY_NO_EXPIRY : 0;
+  int rc = srv->store->ops->entity_put(srv->store, &e);
+  if (rc) {
+    cpns_reply_error(req, store_code(rc), "store failure");
+    return;
+  }
+  cpns_reply(req, exists ? 204 : 201, NULL);
+}
+
+/* ---- PN management ---- */
+
+static void cpns7_done(void *arg, int code, const json_t *body, const char *diag) {
+  (void)body;
+  char *what = arg;
+  if (code >= 200 && code < 300)
+    log_info("cpns7", "%s: gateway answered %d", what, code);
+  else
+    log_warn("cpns7", "%s: gateway answered %d %s", what, code, diag);
+  free(what);
+}
+
+/* Tells the PN's gateway, over the session it opened (CPNS-7), about a
+ * change the operator made. The server's copy is already committed; a
+ * gateway that is offline learns it at its next resynchronization. */
+static void tell_gateway(struct server *srv, const char *pn, coap_pdu_code_t method,
+                         const char *path, const json_t *body) {
+  coap_session_t *s = gwlinks__get(srv->links, pn);
+  if (!s) {
+    log_info("cpns7", "gateway of %s not connected; it will resynchronize", pn);
+    return;
+  }
+  char *what = malloc(strlen(path) + 16);
+  if (!what) return;
+  sprintf(what, "%s %s", method == COAP_REQUEST_CODE_DELETE ? "DELETE" : "POST", path);
+  if (cpns_node_request(srv->node, s, method, path, NULL, body, cpns7_done, what)) free(what);
+}
+
+/* DELETE /pns/{pn}/entities/{id}: a gateway reports a PNE that left or was
+ * expelled (?expel); the operator expels. */
+static void delete_entity(struct cpns_req *req, void *arg) {
+  struct server *srv = arg;
+  if (!valid_path_ids(req)) return;
+  const char *pn = req->seg[1], *id = req->seg[3];
+  bool op = is_operator(req);
+  if (!op && !is_gw_of(req, pn)) {
+    deny(req, "remove entities from this PN");
+    return;
+  }
+  char flag[4];
+  bool expel = op || cpns_req_query(req, "expel", flag, sizeof flag) == 0;
+  int rc = srv->store->ops->entity_delete(srv->store, pn, id);
+  if (rc && rc != CPNS_ERR_NOTFOUND) {
+    cpns_reply_error(req, 500, "store failure");
+    return;
+  }
+  if (expel && srv->store->ops->ban_add(srv->store, pn, id)) {
+    cpns_reply_error(req, 500, "store failure");
+    return;
+  }
+  if (rc == CPNS_ERR_NOTFOUND && !expel) {
+    cpns_reply_error(req, 404, "no such entity");
+    return;
+  }
+  log_notice(MOD, "%s %s from PN %s (by %s)", id, expel ? "expelled" : "removed", pn,
+             req->peer->identity);
+  if (op) {
+    char path[2 * CPNS_ID_MAX + 32];
+    snprintf(path, sizeof path, "pns/%s/entities/%s", pn, id);
+    tell_gateway(srv, pn, COAP_REQUEST_CODE_DELETE, path, NULL);
+  }
+  cpns_reply(req, 202, NULL);
+}
+
+/* POST /pns/{pn}/entities {"id","name"}: allows an entity into the PN (and
+ * lifts an expulsion). */
+static void add_entity_req(struct cpns_req *req, void *arg) {
+  struct server *srv = arg;
+  if (!valid_path_ids(req)) return;
+  const char *pn = req->seg[1];
+  bool op = is_operator(req);
+  if (!op && !is_gw_of(req, pn)) {
+    deny(req, "add entities to this PN");
+    return;
+  }
+  static const char *const fields[] = {"id", "name", NULL};
+  struct cpns_entity_rec e;
+  memset(&e, 0, sizeof e);
+  char err[CPNS_DIAG_MAX];
+  if (!req->body || cpns_msg_only(req->body, fields, err, sizeof err) ||
+      cpns_msg_str(req->body, "id", e.id, sizeof e.id, true, err, sizeof err) ||
+      cpns_msg_str(req->body, "name", e.name, sizeof e.name, false, err, sizeof err)) {
+    cpns_reply_error(req, 400, "%s", req->body ? err : "a body {\"id\":...} is required");
+    return;
+  }
+  if (!cpns_valid_id(e.id)) {
+    cpns_reply_error(req, 400, "'id' is not a valid id");
+    return;
+  }
+  struct cpns_pn_rec p;
+  if (srv->store->ops->pn_get(srv->store, pn, &p)) {
+    cpns_reply_error(req, 404, "no such PN");
+    return;
+  }
+  srv->store->ops->ban_remove(srv->store, pn, e.id);
+  struct cpns_entity_rec old;
+  if (srv->store->ops->entity_get(srv->store, pn, e.id, &old) != 0) {
+    uint64_t count = 0;
+    srv->store->ops->entity_count(srv->store, pn, &count);
+    if (count >= (uint64_t)srv->conf.max_entities_per_pn) {
+      cpns_reply_error(req, 503, "PN %s is full", pn);
+      return;
+    }
+    snprintf(e.pn, sizeof e.pn, "%s", pn);
+    e.roles = CPNS_ROLE_PNE;
+    e.state = CPNS_STATE_ADDED;
+    e.updated_at = now_s();
+    if (srv->store->ops->entity_put(srv->store, &e)) {
+      cpns_reply_error(req, 500, "store failure");
+      return;
+    }
+  }
+  log_notice(MOD, "%s added to PN %s (by %s)", e.id, pn, req->peer->identity);
+  if (op) {
+    char path[CPNS_ID_MAX + 32];
+    snprintf(path, sizeof path, "pns/%s/entities", pn);
+    tell_gateway(srv, pn, COAP_REQUEST_CODE_POST, path, req->body);
+  }
+  cpns_reply(req, 201, NULL);
+}
+
+/* DELETE /pns/{pn}: the PN's gateway or the operator removes the PN. */
+static void delete_pn(struct cpns_req *req, void *arg) {
+  struct server *srv = arg;
+  if (!valid_path_ids(req)) return;
+  const char *pn = req->seg[1];
+  bool op = is_operator(req);
+  if (!op && !is_gw_of(req, pn)) {
+    deny(req, "remove this PN");
+    return;
+  }
+  int rc = srv->store->ops->pn_delete(srv->store, pn);
+  if (rc) {
+    cpns_reply_error(req, store_code(rc), rc == CPNS_ERR_NOTFOUND ? "no such PN" : "store failure");
+    return;
+  }
+  log_notice(MOD, "PN %s removed (by %s)", pn, req->peer->identity);
+  if (op) {
+    char path[CPNS_ID_MAX + 8];
+    snprintf(path, sizeof path, "pns/%s", pn);
+    tell_gateway(srv, pn, COAP_REQUEST_CODE_DELETE, path, NULL);
+  }
+  gwlinks__drop_pn(srv->links, pn);
+  cpns_reply(req, 202, NULL);
+}
+
+/* PUT /pns/{pn}/readers {"readers":[pn...]}: the owner's choice of which
+ * other PNs may read this PN's inventory. */
+static void put_readers(struct cpns_req *req, void *arg) {
+  struct server *srv = arg;
+  if (!valid_path_ids(req)) return;
+  const char *pn = req->seg[1];
+  if (!is_operator(req) && !is_gw_of(req, pn)) {
+    deny(req, "change who reads this PN");
+    return;
+  }
+  static const char *const fields[] = {"readers", NULL};
+  char err[CPNS_DIAG_MAX];
+  json_t *arr = req->body ? json_object_get(req->body, "readers") : NULL;
+  if (!req->body || cpns_msg_only(req->body, fields, err, sizeof err) || !json_is_array(arr) ||
+      json_array_size(arr) > CPNS_READERS_MAX) {
+    cpns_reply_error(req, 400, "expected {\"readers\":[pn,...]} with at most %d PNs",
+                     CPNS_READERS_MAX);
+    return;
+  }
+  const char *list[CPNS_READERS_MAX];
+  size_t i;
+  json_t *v;
+  json_array_foreach(arr, i, v) {
+    list[i] = json_string_value(v);
+    if (!list[i] || !cpns_valid_id(list[i])) {
+      cpns_reply_error(req, 400, "readers must be PN ids");
+      return;
+    }
+  }
+  struct cpns_pn_rec p;
+  if (srv->store->ops->pn_get(srv->store, pn, &p)) {
+    cpns_reply_error(req, 404, "no such PN");
+    return;
+  }
+  if (srv->store->ops->pn_set_readers(srv->store, pn, list, (unsigned)json_array_size(arr))) {
+    cpns_reply_error(req, 500, "store failure");
+    return;
+  }
+  cpns_reply(req, 204, NULL);
+}
+
+static int add_reader(void *arg, const char *reader) {
+  json_array_append_new(arg, json_string(reader));
+  return 0;
+}
+
+static void get_readers(struct cpns_req *req, void *arg) {
+  struct server *srv = arg;
+  if (!valid_path_ids(req)) return;
+  if (!is_operator(req) && !is_gw_of(req, req->seg[1])) {
+    deny(req, "see who reads this PN");
+    return;
+  }
+  json_t *arr = json_array();
+  srv->store->ops->pn_list_readers(srv->store, req->seg[1], add_reader, arr);
+  cpns_reply(req, 205, json_pack("{s:o}", "readers", arr));
+}
+
+/* GET /pns/{pn}/gw: asks the PN's gateway for its entity document, live,
+ * over CPNS-7: shows that the server reaches a gateway behind NAT. */
+static void gw_answer(void *arg, int code, const json_t *body, const char *diag) {
+  struct cpns_deferred *d = arg;
+  if (code < 0)
+    cpns_deferred_reply(d, 504, NULL, "gateway did not answer");
+  else
+    cpns_deferred_reply(d, code, body ? json_deep_copy(body) : NULL, diag);
+}
+
+static void get_pn_gw(struct cpns_req *req, void *arg) {
+  struct server *srv = arg;
+  if (!valid_path_ids(req)) return;
+  if (!is_operator(req)) {
+    deny(req, "query gateways");
+    return;
+  }
+  coap_session_t *s = gwlinks__get(srv->links, req->seg[1]);
+  if (!s) {
+    cpns_reply_error(req, 404, "the gateway of %s is not connected", req->seg[1]);
+    return;
+  }
+  struct cpns_deferred *d = cpns_req_defer(req);
+  if (!d) return;
+  if (cpns_node_request(srv->node, s, COAP_REQUEST_CODE_GET, "entity", NULL, NULL, gw_answer, d))
+    cpns_deferred_reply(d, 503, NULL, "cannot reach the gateway");
+}
+
+/* GET /entity: who this server is, and the size of its inventory. */
+static void get_self(struct cpns_req *req, void *arg) {
+  struct server *srv = arg;
+  if (!req->peer) {
+    deny(req, "read");
+    return;
+  }
+  uint64_t pns = 0, ents = 0;
+  srv->store->ops->pn_count(srv->store, &pns);
+  srv->store->ops->entity_count(srv->store, NULL, &ents);
+  struct cpns_node_stats st;
+  cpns_node_get_stats(srv->node, &st);
+  cpns_reply(req, 205,
+             json_pack("{s:s, s:[s], s:s, s:s, s:I, s:I, s:{s:I, s:I, s:I, s:I}}", "id", srv->conf.id,
+                       "roles", "server", "version", CPNS_VERSION_STRING, "you",
+                       req->peer->identity, "pns", (json_int_t)pns, "entities", (json_int_t)ents,
+                       "stats", "requests", (json_int_t)st.requests, "errors_4xx",
+                       (json_int_t)st.replies_4xx, "errors_5xx", (json_int_t)st.replies_5xx,
+                       "sessions_replaced", (json_int_t)st.stale_sessions_replaced));
+}
+
+/* ---- lifetimes ---- */
+
+static int entity_offline(void *arg, const struct cpns_entity_rec *e) {
+  struct server *srv = arg;
+  if (e->state != CPNS_STATE_ONLINE) return 0;
+  struct cpns_entity_rec off = *e;
+  off.state = CPNS_STATE_OFFLINE;
+  off.expires_at = 0;
+  srv->store->ops->entity_put(srv->store, &off);
+  return 0;
+}
+
+static int pn_expired(void *arg, const struct cpns_pn_rec *p) {
+  struct server *srv = arg;
+  log_notice(MOD, "PN %s: gateway %s stopped refreshing; PN offline", p->id, p->gw);
+  srv->store->ops->entity_list(srv->store, p->id, entity_offline, srv);
+  gwlinks__drop_pn(srv->links, p->id);
+  return 0;
+}
+
+void inventory__expire(void *arg) {
+  struct server *srv = arg;
+  srv->store->ops->expire(srv->store, now_s(), pn_expired, NULL, srv);
+}
+
+int inventory__init(struct server *srv) {
+  struct cpns_node *n = srv->node;
+  int rc = 0;
+  rc |= cpns_node_route(n, COAP_REQUEST_CODE_GET, "entity", get_self, srv);
+  rc |= cpns_node_route(n, COAP_REQUEST_CODE_GET, "pns", get_pns, srv);
+  rc |= cpns_node_route(n, COAP_REQUEST_CODE_GET, "pns/*", get_pn, srv);
+  rc |= cpns_node_route(n, COAP_REQUEST_CODE_PUT, "pns/*", put_pn, srv);
+  rc |= cpns_node_route(n, COAP_REQUEST_CODE_DELETE, "pns/*", delete_pn, srv);
+  rc |= cpns_node_route(n, COAP_REQUEST_CODE_GET, "pns/*/gw", get_pn_gw, srv);
+  rc |= cpns_node_route(n, COAP_REQUEST_CODE_GET, "pns/*/readers", get_readers, srv);
+  rc |= cpns_node_route(n, COAP_REQUEST_CODE_PUT, "pns/*/readers", put_readers, srv);
+  rc |= cpns_node_route(n, COAP_REQUEST_CODE_POST, "pns/*/entities", add_entity_req, srv);
+  rc |= cpns_node_route(n, COAP_REQUEST_CODE_GET, "pns/*/entities/*", get_entity, srv);
+  rc |= cpns_node_route(n, COAP_REQUEST_CODE_PUT, "pns/*/entities/*", put_entity, srv);
+  rc |= cpns_node_route(n, COAP_REQUEST_CODE_DELETE, "pns/*/entities/*", delete_entity, srv);
+  rc |= cpns_node_add_link(n, "entity", "rt=\"cpns.server\";ct=\"60 50\"");
+  rc |= cpns_node_add_link(n, "pns", "rt=\"cpns.inventory\";ct=\"60 50\"");
+  rc |= cpns_node_every(n, 1000, inventory__expire, srv);
+  return rc ? CPNS_ERR_LIMIT : 0;
+}

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* cpns-server: the CPNS Server of the operator's network. Start-up, the
+ * option table, SIGHUP reload and clean shutdown; the spec functions live in
+ * one file each beside this one. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "server.h"
+
+#define S struct server_conf
+static const struct cpns_option server_options[] = {
+    CPNS_OPT_S("server", "id", S, id, "cpns-server", "Identity of this server, as gateways know it."),
+    CPNS_OPT_S("server", "listen", S, listen, "0.0.0.0:5684",
+               "Address and port of the CPNS-2 listener (CoAP over DTLS)."),
+    CPNS_OPT_B("server", "plain", S, plain, "no",
+               "Listen with plain CoAP instead of DTLS. Development only: nobody is authenticated."),
+    CPNS_OPT_S("server", "keyring", S, keyring, "/etc/cpns/server.keys",
+               "Keyring file: identity role pn key, one a line, mode 0600 (see cpns-keyring(5))."),
+    CPNS_OPT_I("server", "keyring_max", S, keyring_max, "200000", 1, 10000000, false,
+               "Most entries the keyring may hold."),
+    CPNS_OPT_S("server", "database", S, database, "/var/lib/cpns/server.db",
+               "SQLite database holding the PN Inventory."),
+    CPNS_OPT_B("server", "sync_full", S, sync_full, "no",
+               "fsync every commit (survives power loss); off still survives a crash of the process."),
+    CPNS_OPT_S("server", "pid_file", S, pid_file, "", "Write the process id here when set."),
+    CPNS_OPT_I("limits", "max_pns", S, max_pns, "1000000", 1, 100000000, false,
+               "Most PNs the inventory holds."),
+    CPNS_OPT_I("limits", "max_entities_per_pn", S, max_entities_per_pn, "256", 1, 65536, false,
+               "Most entities one PN may have."),
+    CPNS_OPT_I("limits", "list_page_max", S, list_page_max, "100", 1, 1000, false,
+               "Most PNs in one page of GET /pns."),
+    CPNS_OPT_I("limits", "max_sessions", S, limits.max_sessions, "4096", 1, 1000000, false,
+               "Most idle DTLS sessions kept."),
+    CPNS_OPT_I("limits", "max_handshakes", S, limits.max_handshakes, "128", 1, 100000, false,
+               "Most DTLS handshakes in progress at once."),
+    CPNS_OPT_I("limits", "session_timeout", S, limits.session_timeout, "300", 10, 86400, false,
+               "Seconds before an idle session is dropped."),
+    CPNS_OPT_I("limits", "max_pending", S, limits.max_pending, "4096", 1, 1000000, false,
+               "Most outgoing requests and deferred replies at once."),
+    CPNS_OPT_I("limits", "max_payload", S, limits.max_payload, "16384", 256, 1048576, false,
+               "Most bytes in one request body."),
+    CPNS_OPT_I("limits", "request_timeout_ms", S, limits.request_timeout_ms, "10000", 100, 600000,
+               false, "Give up on a request to a gateway after this many milliseconds."),
+    CPNS_OPT_I("limits", "ack_timeout_ms", S, limits.ack_timeout_ms, "2000", 100, 60000, false,
+               "CoAP ACK_TIMEOUT for requests the server sends."),
+    CPNS_OPT_I("limits", "max_retransmit", S, limits.max_retransmit, "4", 0, 10, false,
+               "CoAP MAX_RETRANSMIT for requests the server sends."),
+    CPNS_OPT_L("log", "level", S, log_level, "notice", "Log level: err, warning, notice, info, debug."),
+    CPNS_OPT_S("log", "target", S, log_target, "stderr", "Where logs go: stderr or syslog."),
+};
+#undef S
+
+static void on_hup(void *arg) {
+  struct server *srv = arg;
+  cpns_daemon_reload(&srv->daemon);
+  char err[512];
+  struct cpns_keyring *kr;
+  if (cpns_keyring_load(srv->conf.keyring, (size_t)srv->conf.keyring_max, &kr, err, sizeof err)) {
+    log_err("server", "keyring reload failed, keeping the old one: %s", err);
+    return;
+  }
+  cpns_node_set_keyring(srv->node, kr);
+  cpns_keyring_free(srv->keyring);
+  srv->keyring = kr;
+  log_notice("server", "keyring reloaded: %zu identities", cpns_keyring_count(kr));
+}
+
+int main(int argc, char **argv) {
+  static struct server srv;
+  srv.daemon = (struct cpns_daemon){
+      .prog = "cpns-server",
+      .summary = "The CPNS Server: PN Inventory and the CPNS-2 interface for PN gateways.",
+      .options = server_options,
+      .noptions = sizeof server_options / sizeof server_options[0],
+      .conf = &srv.conf,
+      .log_level = &srv.conf.log_level,
+      .log_target = srv.conf.log_target,
+  };
+  cpns_node_limits_default(&srv.conf.limits);
+  int ex = cpns_daemon_init(&srv.daemon, argc, argv);
+  if (ex >= 0) return ex;
+  srv.conf.limits.keepalive = 0; /* only clients ping */
+
+  char err[512];
+  int rc = 0;
+  if (!srv.conf.plain &&
+      cpns_keyring_load(srv.conf.keyring, (size_t)srv.conf.keyring_max, &srv.keyring, err, sizeof err)) {
+    log_err("server", "%s", err);
+    return CPNS_EXIT_CONFIG;
+  }
+  if (cpns_store_sqlite_open(srv.conf.database,
+                             srv.conf.sync_full ? CPNS_STORE_SYNC_FULL : CPNS_STORE_SYNC_NORMAL,
+                             &srv.store, err, sizeof err)) {
+    log_err("server", "%s", err);
+    ex = CPNS_EXIT_UNAVAILABLE;
+    goto out;
+  }
+  struct cpns_node_config nc = {
+      .name = "server", .listen = srv.conf.listen, .plain = srv.conf.plain,
+      .keyring = srv.keyring, .limits = srv.conf.limits};
+  if (cpns_node_new(&nc, &srv.node, err, sizeof err)) {
+    log_err("server", "%s", err);
+    ex = CPNS_EXIT_UNAVAILABLE;
+    goto out;
+  }
+  srv.links = gwlinks__new((size_t)srv.conf.limits.max_sessions);
+  if (!srv.links || inventory__init(&srv)) {
+    log_err("server", "initialization failed");
+    ex = CPNS_EXIT_SOFTWARE;
+    goto out;
+  }
+  cpns_node_on_session(srv.node, gwlinks__session_event, srv.links);
+  ex = cpns_daemon_detach(&srv.daemon, srv.conf.pid_file);
+  if (ex) goto out;
+  uint64_t pns = 0;
+  srv.store->ops->pn_count(srv.store, &pns);
+  log_notice("server", "cpns-server %s listening on %s (%s), %zu identities, %llu PNs in %s",
+             CPNS_VERSION_STRING, srv.conf.listen, srv.conf.plain ? "coap" : "coaps",
+             cpns_keyring_count(srv.keyring), (unsigned long long)pns, srv.conf.database);
+  rc = cpns_node_run(srv.node, on_hup, &srv);
+  ex = rc ? CPNS_EXIT_SOFTWARE : 0;
+  log_notice("server", "stopped");
+out:
+  gwlinks__free(srv.links);
+  cpns_node_free(srv.node);
+  cpns_store_close(srv.store);
+  cpns_keyring_free(srv.keyring);
+  if (srv.conf.pid_file[0]) remove(srv.conf.pid_file);
+  return ex;
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* cpns-server: shared state of its modules. */
+#ifndef CPNS_SERVER_H
+#define CPNS_SERVER_H
+
+#include "daemon.h"
+#include "keyring.h"
+#include "node.h"
+#include "store.h"
+
+struct server_conf {
+  char id[CPNS_ID_MAX + 1];
+  char listen[128];
+  bool plain;
+  char keyring[4096];
+  char database[4096];
+  bool sync_full;
+  char pid_file[4096];
+  long keyring_max;
+  long max_pns;
+  long max_entities_per_pn;
+  long list_page_max;
+  struct cpns_node_limits limits;
+  int log_level;
+  char log_target[16];
+};
+
+struct gwlinks;
+
+struct server {
+  struct server_conf conf;
+  struct cpns_daemon daemon;
+  struct cpns_node *node;
+  struct cpns_store *store;
+  struct cpns_keyring *keyring;
+  struct gwlinks *links;
+};
+
+/* inventory.c: PN registration (5.5.6) and PN management (5.5.10). */
+int inventory__init(struct server *srv);
+void inventory__expire(void *arg);
+
+/* gwlinks.c: the session each PN GW opened, for CPNS-7 requests. */
+struct gwlinks *gwlinks__new(size_t max);
+void gwlinks__free(struct gwlinks *l);
+void gwlinks__set(struct gwlinks *l, const char *pn, coap_session_t *s);
+coap_session_t *gwlinks__get(struct gwlinks *l, const char *pn);
+void gwlinks__drop_pn(struct gwlinks *l, const char *pn);
+void gwlinks__session_event(void *arg, coap_session_t *s, bool up);
+
+#endif

@@ -1,0 +1,930 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests of the SQLite store (lib/store_sqlite.c) through the store.h
+ * interface: every op on a fresh file in a private temporary directory, plus
+ * what only a file shows (mode 0600, persistence across a reopen, refusing a
+ * schema from the future) checked with a second, plain SQLite connection. */
+#include <cpns/cpns.h>
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "store.h"
+
+/* This run's mkdtemp directory; half of PATH_MAX leaves room for file names. */
+static char g_dir[PATH_MAX / 2];
+
+struct fixture {
+  char path[PATH_MAX];
+  struct cpns_store *st;
+};
+
+/* ---- setup --------------------------------------------------------------- */
+
+static int mkdir_p(const char *path) {
+  char buf[PATH_MAX];
+  if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return -1;
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    if (mkdir(buf, 0700) != 0 && errno != EEXIST) return -1;
+    *p = '/';
+  }
+  return mkdir(buf, 0700) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int group_setup(void **state) {
+  const char *base = getenv("CPNS_TEST_TMP");
+  if (!base || !*base) base = "/tmp";
+  if (mkdir_p(base) != 0) return -1;
+  snprintf(g_dir, sizeof g_dir, "%s/store-XXXXXX", base);
+  return mkdtemp(g_dir) ? 0 : -1;
+}
+
+static void remove_db(const char *path) {
+  static const char *const sfx[] = {"", "-wal", "-shm", "-journal"};
+  char p[PATH_MAX + 16];
+  for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+    snprintf(p, sizeof p, "%s%s", path, sfx[i]);
+    unlink(p);
+  }
+}
+
+static int group_teardown(void **state) {
+  rmdir(g_dir); /* empty by now: each test removes its own files */
+  return 0;
+}
+
+/* Each test gets its own file, so a failing test cannot poison the next. */
+static int setup(void **state) {
+  static unsigned seq;
+  struct fixture *f = calloc(1, sizeof *f);
+  if (!f) return -1;
+  snprintf(f->path, sizeof f->path, "%s/t%u.db", g_dir, seq++);
+  char err[256];
+  if (cpns_store_sqlite_open(f->path, CPNS_STORE_SYNC_NORMAL, &f->st, err, sizeof err) != 0) {
+    fprintf(stderr, "open: %s\n", err);
+    free(f);
+    return -1;
+  }
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  struct fixture *f = *state;
+  cpns_store_close(f->st);
+  remove_db(f->path);
+  free(f);
+  return 0;
+}
+
+/* ---- record builders ----------------------------------------------------- */
+
+static struct cpns_pn_rec mkpn(const char *id, enum cpns_entity_state state, int64_t t,
+                               int64_t expires) {
+  struct cpns_pn_rec p;
+  memset(&p, 0, sizeof p);
+  snprintf(p.id, sizeof p.id, "%s", id);
+  snprintf(p.name, sizeof p.name, "name of %s", id);
+  snprintf(p.owner, sizeof p.owner, "alice");
+  snprintf(p.gw, sizeof p.gw, "gw-%s", id);
+  snprintf(p.gw_addr, sizeof p.gw_addr, "[2001:db8::1]:5684");
+  p.open = true;
+  p.state = state;
+  p.lifetime = 3600;
+  p.created_at = t;
+  p.updated_at = t;
+  p.expires_at = expires;
+  return p;
+}
+
+static struct cpns_entity_rec mkent(const char *pn, const char *id, enum cpns_entity_state state,
+                                    int64_t t, int64_t expires) {
+  struct cpns_entity_rec e;
+  memset(&e, 0, sizeof e);
+  snprintf(e.pn, sizeof e.pn, "%s", pn);
+  snprintf(e.id, sizeof e.id, "%s", id);
+  snprintf(e.name, sizeof e.name, "entity %s", id);
+  snprintf(e.device_type, sizeof e.device_type, "sensor");
+  snprintf(e.addr, sizeof e.addr, "[2001:db8::2]:5683");
+  e.roles = CPNS_ROLE_PNE;
+  e.state = state;
+  e.lifetime = 300;
+  e.registered_at = t;
+  e.updated_at = t;
+  e.expires_at = expires;
+  return e;
+}
+
+/* Field by field: bytes after a string's NUL and padding are not data. */
+static void assert_pn_equal(const struct cpns_pn_rec *a, const struct cpns_pn_rec *b) {
+  assert_string_equal(a->id, b->id);
+  assert_string_equal(a->name, b->name);
+  assert_string_equal(a->owner, b->owner);
+  assert_string_equal(a->gw, b->gw);
+  assert_string_equal(a->gw_addr, b->gw_addr);
+  assert_int_equal(a->open, b->open);
+  assert_int_equal(a->state, b->state);
+  assert_int_equal(a->lifetime, b->lifetime);
+  assert_int_equal(a->created_at, b->created_at);
+  assert_int_equal(a->updated_at, b->updated_at);
+  assert_int_equal(a->expires_at, b->expires_at);
+}
+
+static void assert_ent_equal(const struct cpns_entity_rec *a, const struct cpns_entity_rec *b) {
+  assert_string_equal(a->pn, b->pn);
+  assert_string_equal(a->id, b->id);
+  assert_string_equal(a->name, b->name);
+  assert_string_equal(a->device_type, b->device_type);
+  assert_string_equal(a->addr, b->addr);
+  assert_int_equal(a->roles, b->roles);
+  assert_int_equal(a->state, b->state);
+  assert_int_equal(a->lifetime, b->lifetime);
+  assert_int_equal(a->registered_at, b->registered_at);
+  assert_int_equal(a->updated_at, b->updated_at);
+  assert_int_equal(a->expires_at, b->expires_at);
+}
+
+/* Collects what a callback is given, in order. */
+struct seen {
+  char ids[2048][CPNS_ID_MAX + 1];
+  unsigned n;
+  unsigned stop_after; /* 0: never stop */
+  unsigned states_offline;
+  unsigned expires_zero;
+};
+
+static int seen_pn(void *arg, const struct cpns_pn_rec *p) {
+  struct seen *s = arg;
+  if (s->n < 2048) snprintf(s->ids[s->n], sizeof s->ids[0], "%s", p->id);
+  s->n++;
+  s->states_offline += p->state == CPNS_STATE_OFFLINE;
+  s->expires_zero += p->expires_at == 0;
+  return s->stop_after && s->n >= s->stop_after;
+}
+
+static int seen_ent(void *arg, const struct cpns_entity_rec *e) {
+  struct seen *s = arg;
+  if (s->n < 2048) snprintf(s->ids[s->n], sizeof s->ids[0], "%s", e->id);
+  s->n++;
+  s->states_offline += e->state == CPNS_STATE_OFFLINE;
+  s->expires_zero += e->expires_at == 0;
+  return s->stop_after && s->n >= s->stop_after;
+}
+
+static int seen_reader(void *arg, const char *reader) {
+  struct seen *s = arg;
+  if (s->n < 2048) snprintf(s->ids[s->n], sizeof s->ids[0], "%s", reader);
+  s->n++;
+  return s->stop_after && s->n >= s->stop_after;
+}
+
+static struct seen *seen_new(void) {
+  struct seen *s = calloc(1, sizeof *s);
+  assert_non_null(s);
+  return s;
+}
+
+/* ---- state names --------------------------------------------------------- */
+
+static void test_state_names(void **state) {
+  for (int s = CPNS_STATE_ADDED; s <= CPNS_STATE_OFFLINE; s++)
+    assert_int_equal(cpns_entity_state_parse(cpns_entity_state_name(s)), s);
+  assert_string_equal(cpns_entity_state_name(CPNS_STATE_ADDED), "added");
+  assert_string_equal(cpns_entity_state_name(CPNS_STATE_ONLINE), "online");
+  assert_string_equal(cpns_entity_state_name(CPNS_STATE_OFFLINE), "offline");
+  assert_non_null(cpns_entity_state_name((enum cpns_entity_state)42));
+  assert_int_equal(cpns_entity_state_parse("bogus"), -1);
+  assert_int_equal(cpns_entity_state_parse("Online"), -1);
+  assert_int_equal(cpns_entity_state_parse(""), -1);
+  assert_int_equal(cpns_entity_state_parse(NULL), -1);
+}
+
+/* ---- PNs ----------------------------------------------------------------- */
+
+static void test_pn_put_get_replace(void **state) {
+  struct cpns_store *st = ((struct fixture *)*state)->st;
+  struct cpns_pn_rec p = mkpn("home", CPNS_STATE_ONLINE, 1000, 4600), got;
+  assert_int_equal(st->ops->pn_get(st, "home", &got), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->pn_put(st, &p), 0);
+  assert_int_equal(st->ops->pn_get(st, "home", &got), 0);
+  assert_pn_equal(&p, &got);
+
+  /* A replace changes everything but created_at. */
+  struct cpns_pn_rec q = mkpn("home", CPNS_STATE_OFFLINE, 2000, 0);
+  snprintf(q.name, sizeof q.name, "renamed");
+  snprintf(q.owner, sizeof q.owner, "bob");
+  snprintf(q.gw, sizeof q.gw, "gw2");
+  snprintf(q.gw_addr, sizeof q.gw_addr, "192.0.2.1:5683");
+  q.open = false;
+  q.lifetime = 60;
+  assert_int_equal(st->ops->pn_put(st, &q), 0);
+  assert_int_equal(st->ops->pn_get(st, "home", &got), 0);
+  assert_int_equal(got.created_at, 1000);
+  q.created_at = 1000;
+  assert_pn_equal(&q, &got);
+  assert_false(got.open);
+
+  uint64_t n = 99;
+  assert_int_equal(st->ops->pn_count(st, &n), 0);
+  assert_int_equal(n, 1);
+}
+
+static void test_pn_list_paging(void **state) {
+  struct cpns_store *st = ((struct fixture *)*state)->st;
+  static const char *const ids[] = {"c", "a", "e", "b", "d"};
+  for (size_t i = 0; i < 5; i++) {
+    struct cpns_pn_rec p = mkpn(ids[i], CPNS_STATE_ADDED, 1, 0);
+    assert_int_equal(st->ops->pn_put(st, &p), 0);
+  }
+  struct seen *s = seen_new();
+  assert_int_equal(st->ops->pn_list(st, "", 2, seen_pn, s), 0);
+  assert_int_equal(s->n, 2);
+  assert_string_equal(s->ids[0], "a");
+  assert_string_equal(s->ids[1], "b");
+
+  memset(s, 0, sizeof *s);
+  assert_int_equal(st->ops->pn_list(st, "b", 2, seen_pn, s), 0);
+  assert_int_equal(s->n, 2);
+  assert_string_equal(s->ids[0], "c");
+  assert_string_equal(s->ids[1], "d");
+
+  memset(s, 0, sizeof *s);
+  assert_int_equal(st->ops->pn_list(st, "d", 10, seen_pn, s), 0);
+  assert_int_equal(s->n, 1);
+  assert_string_equal(s->ids[0], "e");
+
+  memset(s, 0, sizeof *s); /* NULL is the first page too */
+  assert_int_equal(st->ops->pn_list(st, NULL, UINT_MAX, seen_pn, s), 0);
+  assert_int_equal(s->n, 5);
+
+  memset(s, 0, sizeof *s);
+  assert_int_equal(st->ops->pn_list(st, "", 0, seen_pn, s), 0);
+  assert_int_equal(s->n, 0);
+
+  memset(s, 0, sizeof *s); /* a callback may stop the walk: not an error */
+  s->stop_after = 3;
+  assert_int_equal(st->ops->pn_list(st, "", UINT_MAX, seen_pn, s), 0);
+  assert_int_equal(s->n, 3);
+  free(s);
+}
+
+/* More rows than one internal chunk: order and limit across chunk borders. */
+static void test_pn_list_many(void **state) {
+  struct cpns_store *st = ((struct fixture *)*state)->st;
+  char id[16];
+  for (int i = 0; i < 1000; i++) {
+    snprintf(id, sizeof id, "pn%04d", i);
+    struct cpns_pn_rec p = mkpn(id, CPNS_STATE_ADDED, 1, 0);
+    assert_int_equal(st->ops->pn_put(st, &p), 0);
+  }
+  struct seen *s = seen_new();
+  assert_int_equal(st->ops->pn_list(st, "", UINT_MAX, seen_pn, s), 0);
+  assert_int_equal(s->n, 1000);
+  for (int i = 0; i < 1000; i++) {
+    snprintf(id, sizeof id, "pn%04d", i);
+    assert_string_equal(s->ids[i], id);
+  }
+  memset(s, 0, sizeof *s);
+  assert_int_equal(st->ops->pn_list(st, "pn0099", 300, seen_pn, s), 0);
+  assert_int_equal(s->n, 300);
+  assert_string_equal(s->ids[0], "pn0100");
+  assert_string_equal(s->ids[299], "pn0399");
+  free(s);
+  uint64_t n;
+  assert_int_equal(st->ops->pn_count(st, &n), 0);
+  assert_int_equal(n, 1000);
+}
+
+static void add_pn_with_data(struct cpns_store *st, const char *pn) {
+  struct cpns_pn_rec p = mkpn(pn, CPNS_STATE_ONLINE, 1, 100);
+  assert_int_equal(st->ops->pn_put(st, &p), 0);
+  for (int i = 0; i < 3; i++) {
+    char id[16];
+    snprintf(id, sizeof id, "e%d", i);
+    struct cpns_entity_rec e = mkent(pn, id, CPNS_STATE_ONLINE, 1, 100);
+    assert_int_equal(st->ops->entity_put(st, &e), 0);
+  }
+  const char *readers[] = {"r1", "r2"};
+  assert_int_equal(st->ops->pn_set_readers(st, pn, readers, 2), 0);
+  assert_int_equal(st->ops->ban_add(st, pn, "bad"), 0);
+}
+
+static void test_pn_delete_cascades(void **state) {
+  struct cpns_store *st = ((struct fixture *)*state)->st;
+  add_pn_with_data(st, "one");
+  add_pn_with_data(st, "two");
+  assert_int_equal(st->ops->pn_delete(st, "one"), 0);
+
+  struct cpns_pn_rec p;
+  assert_int_equal(st->ops->pn_get(st, "one", &p), CPNS_ERR_NOTFOUND);
+  uint64_t n;
+  assert_int_equal(st->ops->entity_count(st, "one", &n), 0);
+  assert_int_equal(n, 0);
+  struct seen *s = seen_new();
+  assert_int_equal(st->ops->pn_list_readers(st, "one", seen_reader, s), 0);
+  assert_int_equal(s->n, 0);
+  bool b = true;
+  assert_int_equal(st->ops->ban_check(st, "one", "bad", &b), 0);
+  assert_false(b);
+
+  /* The other PN is untouched. */
+  assert_int_equal(st->ops->pn_get(st, "two", &p), 0);
+  assert_int_equal(st->ops->entity_count(st, "two", &n), 0);
+  assert_int_equal(n, 3);
+  assert_int_equal(st->ops->pn_list_readers(st, "two", seen_reader, s), 0);
+  assert_int_equal(s->n, 2);
+  assert_int_equal(st->ops->ban_check(st, "two", "bad", &b), 0);
+  assert_true(b);
+  free(s);
+
+  assert_int_equal(st->ops->pn_delete(st, "one"), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->pn_delete(st, "never"), CPNS_ERR_NOTFOUND);
+
+  /* A gateway keeps its PN's entities without a pn row: deleting still
+   * wipes them. */
+  struct cpns_entity_rec e = mkent("gwpn", "x", CPNS_STATE_ADDED, 1, 0);
+  assert_int_equal(st->ops->entity_put(st, &e), 0);
+  assert_int_equal(st->ops->pn_delete(st, "gwpn"), 0);
+  assert_int_equal(st->ops->entity_count(st, "gwpn", &n), 0);
+  assert_int_equal(n, 0);
+}
+
+/* ---- readers ------------------------------------------------------------- */
+
+static void test_readers(void **state) {
+  struct cpns_store *st = ((struct fixture *)*state)->st;
+  bool ok = true;
+  assert_int_equal(st->ops->pn_reader_allowed(st, "p", "a", &ok), 0);
+  assert_false(ok);
+
+  const char *r1[] = {"b", "a", "a"}; /* a duplicate is the same grant */
+  assert_int_equal(st->ops->pn_set_readers(st, "p", r1, 3), 0);
+  struct seen *s = seen_new();
+  assert_int_equal(st->ops->pn_list_readers(st, "p", seen_reader, s), 0);
+  assert_int_equal(s->n, 2);
+  assert_string_equal(s->ids[0], "a");
+  assert_string_equal(s->ids[1], "b");
+  assert_int_equal(st->ops->pn_reader_allowed(st, "p", "a", &ok), 0);
+  assert_true(ok);
+  assert_int_equal(st->ops->pn_reader_allowed(st, "p", "c", &ok), 0);
+  assert_false(ok);
+  assert_int_equal(st->ops->pn_reader_allowed(st, "q", "a", &ok), 0);
+  assert_false(ok);
+
+  /* Replaced, not merged. */
+  const char *r2[] = {"c"};
+  assert_int_equal(st->ops->pn_set_readers(st, "p", r2, 1), 0);
+  memset(s, 0, sizeof *s);
+  assert_int_equal(st->ops->pn_list_readers(st, "p", seen_reader, s), 0);
+  assert_int_equal(s->n, 1);
+  assert_string_equal(s->ids[0], "c");
+  assert_int_equal(st->ops->pn_reader_allowed(st, "p", "a", &ok), 0);
+  assert_false(ok);
+
+  /* A bad entry changes nothing at all. */
+  char longid[CPNS_ID_MAX + 2];
+  memset(longid, 'x', sizeof longid - 1);
+  longid[sizeof longid - 1] = '\0';
+  const char *r3[] = {"d", longid};
+  assert_int_equal(st->ops->pn_set_readers(st, "p", r3, 2), CPNS_ERR_TOOBIG);
+  const char *r4[] = {"d", ""};
+  assert_int_equal(st->ops->pn_set_readers(st, "p", r4, 2), CPNS_ERR_INVAL);
+  memset(s, 0, sizeof *s);
+  assert_int_equal(st->ops->pn_list_readers(st, "p", seen_reader, s), 0);
+  assert_int_equal(s->n, 1);
+  assert_string_equal(s->ids[0], "c");
+
+  /* More readers than one internal chunk. */
+  static char many[300][16];
+  const char *mp[300];
+  for (int i = 0; i < 300; i++) {
+    snprintf(many[i], sizeof many[i], "r%03d", i);
+    mp[i] = many[i];
+  }
+  assert_int_equal(st->ops->pn_set_readers(st, "p", mp, 300), 0);
+  memset(s, 0, sizeof *s);
+  assert_int_equal(st->ops->pn_list_readers(st, "p", seen_reader, s), 0);
+  assert_int_equal(s->n, 300);
+  assert_string_equal(s->ids[0], "r000");
+  assert_string_equal(s->ids[299], "r299");
+  memset(s, 0, sizeof *s);
+  s->stop_after = 1;
+  assert_int_equal(st->ops->pn_list_readers(st, "p", seen_reader, s), 0);
+  assert_int_equal(s->n, 1);
+
+  /* An empty list clears. */
+  assert_int_equal(st->ops->pn_set_readers(st, "p", NULL, 0), 0);
+  memset(s, 0, sizeof *s);
+  assert_int_equal(st->ops->pn_list_readers(st, "p", seen_reader, s), 0);
+  assert_int_equal(s->n, 0);
+  free(s);
+}
+
+/* ---- entities ------------------------------------------------------------ */
+
+static void test_entity_put_get_replace(void **state) {
+  struct cpns_store *st = ((struct fixture *)*state)->st;
+  struct cpns_entity_rec e = mkent("p", "lamp", CPNS_STATE_ONLINE, 1000, 1300), got;
+  e.roles = CPNS_ROLE_PNE | CPNS_ROLE_GW;
+  assert_int_equal(st->ops->entity_get(st, "p", "lamp", &got), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->entity_put(st, &e), 0);
+  assert_int_equal(st->ops->entity_get(st, "p", "lamp", &got), 0);
+  assert_ent_equal(&e, &got);
+
+  /* A refresh keeps registered_at from the first insert. */
+  struct cpns_entity_rec r = mkent("p", "lamp", CPNS_STATE_OFFLINE, 5000, 0);
+  snprintf(r.name, sizeof r.name, "desk lamp");
+  snprintf(r.device_type, sizeof r.device_type, "light");
+  snprintf(r.addr, sizeof r.addr, "198.51.100.7:5683");
+  r.lifetime = 7;
+  assert_int_equal(st->ops->entity_put(st, &r), 0);
+  assert_int_equal(st->ops->entity_get(st, "p", "lamp", &got), 0);
+  assert_int_equal(got.registered_at, 1000);
+  r.registered_at = 1000;
+  assert_ent_equal(&r, &got);
+
+  /* Same id in another PN is another entity. */
+  assert_int_equal(st->ops->entity_get(st, "q", "lamp", &got), CPNS_ERR_NOTFOUND);
+
+  assert_int_equal(st->ops->entity_delete(st, "p", "lamp"), 0);
+  assert_int_equal(st->ops->entity_get(st, "p", "lamp", &got), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->entity_delete(st, "p", "lamp"), CPNS_ERR_NOTFOUND);
+}
+
+static int delete_visited(void *arg, const struct cpns_entity_rec *e) {
+  struct cpns_store *st = arg;
+  /* Writing from inside a walk: each write must commit on its own. */
+  return st->ops->entity_delete(st, e->pn, e->id) == 0 ? 0 : 1;
+}
+
+static void test_entity_list_count(void **state) {
+  struct cpns_store *st = ((struct fixture *)*state)->st;
+  char id[16];
+  for (int i = 299; i >= 0; i--) { /* inserted backwards, listed forwards */
+    snprintf(id, sizeof id, "e%03d", i);
+    struct cpns_entity_rec e = mkent("big", id, CPNS_STATE_ADDED, 1, 0);
+    assert_int_equal(st->ops->entity_put(st, &e), 0);
+  }
+  struct cpns_entity_rec o = mkent("small", "only", CPNS_STATE_ADDED, 1, 0);
+  assert_int_equal(st->ops->entity_put(st, &o), 0);
+
+  uint64_t n;
+  assert_int_equal(st->ops->entity_count(st, "big", &n), 0);
+  assert_int_equal(n, 300);
+  assert_int_equal(st->ops->entity_count(st, "small", &n), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(st->ops->entity_count(st, "none", &n), 0);
+  assert_int_equal(n, 0);
+  assert_int_equal(st->ops->entity_count(st, NULL, &n), 0);
+  assert_int_equal(n, 301);
+
+  struct seen *s = seen_new();
+  assert_int_equal(st->ops->entity_list(st, "big", seen_ent, s), 0);
+  assert_int_equal(s->n, 300);
+  for (int i = 0; i < 300; i++) {
+    snprintf(id, sizeof id, "e%03d", i);
+    assert_string_equal(s->ids[i], id);
+  }
+  memset(s, 0, sizeof *s);
+  s->stop_after = 5;
+  assert_int_equal(st->ops->entity_list(st, "big", seen_ent, s), 0);
+  assert_int_equal(s->n, 5);
+  free(s);
+
+  assert_int_equal(st->ops->entity_list(st, "big", delete_visited, st), 0);
+  assert_int_equal(st->ops->entity_count(st, NULL, &n), 0);
+  assert_int_equal(n, 1);
+}
+
+/* ---- bans ---------------------------------------------------------------- */
+
+static void test_bans(void **state) {
+  struct cpns_store *st = ((struct fixture *)*state)->st;
+  bool b = true;
+  assert_int_equal(st->ops->ban_check(st, "p", "x", &b), 0);
+  assert_false(b);
+  assert_int_equal(st->ops->ban_add(st, "p", "x"), 0);
+  assert_int_equal(st->ops->ban_add(st, "p", "x"), 0); /* idempotent */
+  assert_int_equal(st->ops->ban_check(st, "p", "x", &b), 0);
+  assert_true(b);
+  assert_int_equal(st->ops->ban_check(st, "q", "x", &b), 0);
+  assert_false(b);
+  assert_int_equal(st->ops->ban_remove(st, "p", "x"), 0);
+  assert_int_equal(st->ops->ban_check(st, "p", "x", &b), 0);
+  assert_false(b);
+  assert_int_equal(st->ops->ban_remove(st, "p", "x"), CPNS_ERR_NOTFOUND);
+}
+
+/* ---- expiry -------------------------------------------------------------- */
+
+static void test_expire(void **state) {
+  struct cpns_store *st = ((struct fixture *)*state)->st;
+  const int64_t now = 10000;
+  struct cpns_pn_rec pns[] = {
+      mkpn("p-expired", CPNS_STATE_ONLINE, 1, now - 5),
+      mkpn("p-exact", CPNS_STATE_ONLINE, 1, now), /* <= now expires */
+      mkpn("p-alive", CPNS_STATE_ONLINE, 1, now + 1),
+      mkpn("p-added", CPNS_STATE_ADDED, 1, 5), /* only ONLINE rows expire */
+      mkpn("p-offline", CPNS_STATE_OFFLINE, 1, 0),
+  };
+  for (size_t i = 0; i < sizeof pns / sizeof pns[0]; i++)
+    assert_int_equal(st->ops->pn_put(st, &pns[i]), 0);
+  struct cpns_entity_rec ents[] = {
+      mkent("p-alive", "e-expired", CPNS_STATE_ONLINE, 1, now - 100),
+      mkent("other", "e-exact", CPNS_STATE_ONLINE, 1, now),
+      mkent("p-alive", "e-alive", CPNS_STATE_ONLINE, 1, now + 100),
+      mkent("p-alive", "e-added", CPNS_STATE_ADDED, 1, 7),
+      mkent("p-alive", "e-offline", CPNS_STATE_OFFLINE, 1, 0),
+  };
+  for (size_t i = 0; i < sizeof ents / sizeof ents[0]; i++)
+    assert_int_equal(st->ops->entity_put(st, &ents[i]), 0);
+
+  struct seen *sp = seen_new(), *se = seen_new();
+  /* Both callbacks get one arg; use two calls to tell them apart. */
+  assert_int_equal(st->ops->expire(st, now, seen_pn, NULL, sp), 0);
+  assert_int_equal(sp->n, 2);
+  assert_string_equal(sp->ids[0], "p-expired"); /* earliest first */
+  assert_string_equal(sp->ids[1], "p-exact");
+  assert_int_equal(sp->states_offline, 2);
+  assert_int_equal(sp->expires_zero, 2);
+  /* The PNs are done; the entities were expired too, callback or not. */
+  struct cpns_entity_rec got;
+  assert_int_equal(st->ops->entity_get(st, "p-alive", "e-expired", &got), 0);
+  assert_int_equal(got.state, CPNS_STATE_OFFLINE);
+  assert_int_equal(got.expires_at, 0);
+  assert_int_equal(got.registered_at, 1);
+
+  /* Put them back online and expire again, watching entities this time. */
+  assert_int_equal(st->ops->entity_put(st, &ents[0]), 0);
+  assert_int_equal(st->ops->entity_put(st, &ents[1]), 0);
+  memset(sp, 0, sizeof *sp);
+  assert_int_equal(st->ops->expire(st, now, NULL, seen_ent, se), 0);
+  assert_int_equal(se->n, 2);
+  assert_string_equal(se->ids[0], "e-expired");
+  assert_string_equal(se->ids[1], "e-exact");
+  assert_int_equal(se->states_offline, 2);
+  assert_int_equal(se->expires_zero, 2);
+
+  /* Exactly those rows changed. */
+  struct cpns_pn_rec p;
+  assert_int_equal(st->ops->pn_get(st, "p-expired", &p), 0);
+  assert_int_equal(p.state, CPNS_STATE_OFFLINE);
+  assert_int_equal(p.expires_at, 0);
+  assert_int_equal(st->ops->pn_get(st, "p-alive", &p), 0);
+  assert_int_equal(p.state, CPNS_STATE_ONLINE);
+  assert_int_equal(p.expires_at, now + 1);
+  assert_int_equal(st->ops->pn_get(st, "p-added", &p), 0);
+  assert_int_equal(p.state, CPNS_STATE_ADDED);
+  assert_int_equal(p.expires_at, 5);
+  assert_int_equal(st->ops->entity_get(st, "other", "e-exact", &got), 0);
+  assert_int_equal(got.state, CPNS_STATE_OFFLINE);
+  assert_int_equal(st->ops->entity_get(st, "p-alive", "e-alive", &got), 0);
+  assert_int_equal(got.state, CPNS_STATE_ONLINE);
+  assert_int_equal(got.expires_at, now + 100);
+  assert_int_equal(st->ops->entity_get(st, "p-alive", "e-added", &got), 0);
+  assert_int_equal(got.state, CPNS_STATE_ADDED);
+  assert_int_equal(got.expires_at, 7);
+
+  /* Nothing left to expire: no callbacks. */
+  memset(sp, 0, sizeof *sp);
+  memset(se, 0, sizeof *se);
+  assert_int_equal(st->ops->expire(st, now, seen_pn, NULL, sp), 0);
+  assert_int_equal(st->ops->expire(st, now, NULL, seen_ent, se), 0);
+  assert_int_equal(sp->n + se->n, 0);
+  assert_int_equal(st->ops->expire(st, now, NULL, NULL, NULL), 0);
+
+  /* Later, the rest goes. */
+  assert_int_equal(st->ops->expire(st, now + 100, seen_pn, NULL, sp), 0);
+  assert_int_equal(sp->n, 1);
+  assert_string_equal(sp->ids[0], "p-alive");
+  free(sp);
+  free(se);
+}
+
+static int count_only(void *arg, const struct cpns_entity_rec *e) {
+  unsigned *n = arg;
+  if (e->state == CPNS_STATE_OFFLINE && e->expires_at == 0) (*n)++;
+  return 1; /* asks to stop: expire must report every row anyway */
+}
+
+/* A backlog larger than one transaction's chunk. */
+static void test_expire_many(void **state) {
+  struct cpns_store *st = ((struct fixture *)*state)->st;
+  char id[16];
+  for (int i = 0; i < 1300; i++) {
+    snprintf(id, sizeof id, "e%04d", i);
+    struct cpns_entity_rec e = mkent("p", id, CPNS_STATE_ONLINE, 1, 100 + i);
+    assert_int_equal(st->ops->entity_put(st, &e), 0);
+  }
+  unsigned n = 0;
+  assert_int_equal(st->ops->expire(st, 100 + 1199, NULL, count_only, &n), 0);
+  assert_int_equal(n, 1200);
+  n = 0;
+  assert_int_equal(st->ops->expire(st, 1000000, NULL, count_only, &n), 0);
+  assert_int_equal(n, 100);
+}
+
+/* ---- key/value ----------------------------------------------------------- */
+
+static void test_kv(void **state) {
+  struct cpns_store *st = ((struct fixture *)*state)->st;
+  char buf[8];
+  assert_int_equal(st->ops->kv_get(st, "k", buf, sizeof buf), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->kv_set(st, "k", "1234567"), 0);
+  assert_int_equal(st->ops->kv_get(st, "k", buf, sizeof buf), 0); /* exactly fits */
+  assert_string_equal(buf, "1234567");
+  assert_int_equal(st->ops->kv_set(st, "k", "12345678"), 0);
+  assert_int_equal(st->ops->kv_get(st, "k", buf, sizeof buf), CPNS_ERR_TOOBIG);
+  assert_int_equal(st->ops->kv_set(st, "k", ""), 0);
+  assert_int_equal(st->ops->kv_get(st, "k", buf, sizeof buf), 0);
+  assert_string_equal(buf, "");
+  assert_int_equal(st->ops->kv_get(st, "k", NULL, 0), CPNS_ERR_TOOBIG);
+  assert_int_equal(st->ops->kv_set(st, "other", "v"), 0);
+  assert_int_equal(st->ops->kv_get(st, "other", buf, sizeof buf), 0);
+  assert_string_equal(buf, "v");
+  assert_int_equal(st->ops->kv_set(st, "", "v"), CPNS_ERR_INVAL);
+  assert_int_equal(st->ops->kv_set(st, "k", NULL), CPNS_ERR_INVAL);
+  char longkey[512];
+  memset(longkey, 'k', sizeof longkey - 1);
+  longkey[sizeof longkey - 1] = '\0';
+  assert_int_equal(st->ops->kv_set(st, longkey, "v"), CPNS_ERR_TOOBIG);
+  assert_int_equal(st->ops->kv_get(st, longkey, buf, sizeof buf), CPNS_ERR_NOTFOUND);
+}
+
+/* ---- limits and bad input ------------------------------------------------ */
+
+static void test_too_long_rejected(void **state) {
+  struct cpns_store *st = ((struct fixture *)*state)->st;
+  struct cpns_pn_rec p = mkpn("p", CPNS_STATE_ADDED, 1, 0), got;
+  memset(p.name, 'n', sizeof p.name); /* no NUL: one byte too long */
+  assert_int_equal(st->ops->pn_put(st, &p), CPNS_ERR_TOOBIG);
+  p = mkpn("p", CPNS_STATE_ADDED, 1, 0);
+  memset(p.gw_addr, 'a', sizeof p.gw_addr);
+  assert_int_equal(st->ops->pn_put(st, &p), CPNS_ERR_TOOBIG);
+  assert_int_equal(st->ops->pn_get(st, "p", &got), CPNS_ERR_NOTFOUND);
+
+  /* The longest values that fit are stored whole. */
+  p = mkpn("p", CPNS_STATE_ADDED, 1, 0);
+  memset(p.id, 'i', sizeof p.id - 1);
+  memset(p.name, 'n', sizeof p.name - 1);
+  memset(p.gw_addr, 'a', sizeof p.gw_addr - 1);
+  assert_int_equal(st->ops->pn_put(st, &p), 0);
+  assert_int_equal(st->ops->pn_get(st, p.id, &got), 0);
+  assert_pn_equal(&p, &got);
+
+  struct cpns_entity_rec e = mkent("p", "e", CPNS_STATE_ADDED, 1, 0);
+  memset(e.device_type, 't', sizeof e.device_type);
+  assert_int_equal(st->ops->entity_put(st, &e), CPNS_ERR_TOOBIG);
+  e = mkent("p", "e", CPNS_STATE_ADDED, 1, 0);
+  memset(e.id, 'i', sizeof e.id);
+  assert_int_equal(st->ops->entity_put(st, &e), CPNS_ERR_TOOBIG);
+  uint64_t n;
+  assert_int_equal(st->ops->entity_count(st, NULL, &n), 0);
+  assert_int_equal(n, 0);
+
+  char longid[CPNS_ID_MAX + 2];
+  memset(longid, 'x', sizeof longid - 1);
+  longid[sizeof longid - 1] = '\0';
+  assert_int_equal(st->ops->ban_add(st, "p", longid), CPNS_ERR_TOOBIG);
+  assert_int_equal(st->ops->ban_add(st, longid, "e"), CPNS_ERR_TOOBIG);
+  assert_int_equal(st->ops->pn_set_readers(st, longid, NULL, 0), CPNS_ERR_TOOBIG);
+  /* Lookups by a key too long to exist just find nothing. */
+  assert_int_equal(st->ops->pn_get(st, longid, &got), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->entity_get(st, "p", longid, &e), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->pn_delete(st, longid), CPNS_ERR_NOTFOUND);
+  bool b = true;
+  assert_int_equal(st->ops->ban_check(st, "p", longid, &b), 0);
+  assert_false(b);
+
+  /* Empty keys and unknown states are invalid. */
+  p = mkpn("", CPNS_STATE_ADDED, 1, 0);
+  assert_int_equal(st->ops->pn_put(st, &p), CPNS_ERR_INVAL);
+  p = mkpn("p2", (enum cpns_entity_state)7, 1, 0);
+  assert_int_equal(st->ops->pn_put(st, &p), CPNS_ERR_INVAL);
+  e = mkent("p", "", CPNS_STATE_ADDED, 1, 0);
+  assert_int_equal(st->ops->entity_put(st, &e), CPNS_ERR_INVAL);
+  e = mkent("", "e", CPNS_STATE_ADDED, 1, 0);
+  assert_int_equal(st->ops->entity_put(st, &e), CPNS_ERR_INVAL);
+  e = mkent("p", "e", (enum cpns_entity_state)-1, 1, 0);
+  assert_int_equal(st->ops->entity_put(st, &e), CPNS_ERR_INVAL);
+  assert_int_equal(st->ops->ban_add(st, "p", ""), CPNS_ERR_INVAL);
+}
+
+/* ---- the file ------------------------------------------------------------ */
+
+static mode_t file_mode(const char *path, const char *suffix) {
+  char p[PATH_MAX + 16];
+  snprintf(p, sizeof p, "%s%s", path, suffix);
+  struct stat sb;
+  assert_int_equal(stat(p, &sb), 0);
+  return sb.st_mode & 0777;
+}
+
+static void test_file_mode(void **state) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/mode.db", g_dir);
+  mode_t old = umask(022); /* the usual umask, which would give 0644 */
+  struct cpns_store *st = NULL;
+  char err[256];
+  assert_int_equal(cpns_store_sqlite_open(path, CPNS_STORE_SYNC_FULL, &st, err, sizeof err), 0);
+  umask(old);
+  assert_int_equal(st->ops->kv_set(st, "k", "v"), 0); /* so that the WAL exists */
+  assert_int_equal(file_mode(path, ""), 0600);
+  assert_int_equal(file_mode(path, "-wal"), 0600);
+  assert_int_equal(file_mode(path, "-shm"), 0600);
+  cpns_store_close(st);
+  remove_db(path);
+}
+
+/* Opens the file with plain SQLite, beside or after the store. */
+static sqlite3 *raw_open(const char *path) {
+  sqlite3 *db = NULL;
+  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+  return db;
+}
+
+static int64_t raw_int(sqlite3 *db, const char *sql) {
+  sqlite3_stmt *q = NULL;
+  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+  int64_t v = sqlite3_column_int64(q, 0);
+  sqlite3_finalize(q);
+  return v;
+}
+
+static const char *raw_text(sqlite3 *db, const char *sql, char *buf, size_t len) {
+  sqlite3_stmt *q = NULL;
+  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+  snprintf(buf, len, "%s", (const char *)sqlite3_column_text(q, 0));
+  sqlite3_finalize(q);
+  return buf;
+}
+
+static void test_schema(void **state) {
+  struct fixture *f = *state;
+  sqlite3 *db = raw_open(f->path);
+  char buf[64];
+  assert_int_equal(raw_int(db, "PRAGMA user_version"), 1);
+  assert_string_equal(raw_text(db, "PRAGMA journal_mode", buf, sizeof buf), "wal");
+  /* The expiry indexes exist and the expiry query uses them. */
+  assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
+                               "name IN ('pn_expiry', 'entity_expiry')"),
+                   2);
+  sqlite3_stmt *q = NULL;
+  assert_int_equal(sqlite3_prepare_v2(db,
+                                      "EXPLAIN QUERY PLAN SELECT rowid FROM entity WHERE state = 1"
+                                      " AND expires_at <= 5 ORDER BY expires_at LIMIT 512",
+                                      -1, &q, NULL),
+                   SQLITE_OK);
+  bool uses_index = false;
+  while (sqlite3_step(q) == SQLITE_ROW)
+    uses_index |= strstr((const char *)sqlite3_column_text(q, 3), "entity_expiry") != NULL;
+  sqlite3_finalize(q);
+  assert_true(uses_index);
+  sqlite3_close(db);
+}
+
+static void test_persistence(void **state) {
+  struct fixture *f = *state;
+  struct cpns_store *st = f->st;
+  add_pn_with_data(st, "kept");
+  assert_int_equal(st->ops->kv_set(st, "gw.state", "joined"), 0);
+  cpns_store_close(st);
+  f->st = NULL;
+
+  char err[256];
+  assert_int_equal(cpns_store_sqlite_open(f->path, CPNS_STORE_SYNC_NORMAL, &f->st, err, sizeof err),
+                   0);
+  st = f->st;
+  struct cpns_pn_rec p;
+  assert_int_equal(st->ops->pn_get(st, "kept", &p), 0);
+  assert_string_equal(p.name, "name of kept");
+  uint64_t n;
+  assert_int_equal(st->ops->entity_count(st, "kept", &n), 0);
+  assert_int_equal(n, 3);
+  bool b;
+  assert_int_equal(st->ops->pn_reader_allowed(st, "kept", "r2", &b), 0);
+  assert_true(b);
+  assert_int_equal(st->ops->ban_check(st, "kept", "bad", &b), 0);
+  assert_true(b);
+  char buf[16];
+  assert_int_equal(st->ops->kv_get(st, "gw.state", buf, sizeof buf), 0);
+  assert_string_equal(buf, "joined");
+}
+
+static void test_newer_schema_refused(void **state) {
+  struct fixture *f = *state;
+  cpns_store_close(f->st);
+  f->st = NULL;
+  sqlite3 *db = raw_open(f->path);
+  assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+
+  char err[256] = "";
+  struct cpns_store *st = (struct cpns_store *)&st; /* must be reset to NULL */
+  assert_int_equal(cpns_store_sqlite_open(f->path, CPNS_STORE_SYNC_NORMAL, &st, err, sizeof err),
+                   CPNS_ERR_STORE);
+  assert_null(st);
+  assert_non_null(strstr(err, "newer"));
+  assert_non_null(strstr(err, "99"));
+}
+
+static void test_not_a_database(void **state) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/junk.db", g_dir);
+  FILE *fp = fopen(path, "w");
+  assert_non_null(fp);
+  for (int i = 0; i < 64; i++) fputs("this is not an SQLite database ", fp);
+  fclose(fp);
+  assert_int_equal(chmod(path, 0600), 0); /* spare the log its mode warning */
+  struct cpns_store *st = NULL;
+  char err[256] = "";
+  assert_int_equal(cpns_store_sqlite_open(path, CPNS_STORE_SYNC_NORMAL, &st, err, sizeof err),
+                   CPNS_ERR_STORE);
+  assert_null(st);
+  assert_true(err[0] != '\0');
+  remove_db(path);
+
+  /* A directory is not a store either, nor is a path in a missing one. */
+  assert_int_equal(cpns_store_sqlite_open(g_dir, CPNS_STORE_SYNC_NORMAL, &st, err, sizeof err),
+                   CPNS_ERR_IO);
+  snprintf(path, sizeof path, "%s/missing/x.db", g_dir);
+  assert_int_equal(cpns_store_sqlite_open(path, CPNS_STORE_SYNC_NORMAL, &st, err, sizeof err),
+                   CPNS_ERR_IO);
+  assert_int_equal(cpns_store_sqlite_open("", CPNS_STORE_SYNC_NORMAL, &st, err, sizeof err),
+                   CPNS_ERR_INVAL);
+}
+
+/* ---- volume -------------------------------------------------------------- */
+
+static int count_visits(void *arg, const struct cpns_entity_rec *e) {
+  (*(unsigned *)arg)++;
+  return 0;
+}
+
+static void test_bulk_20000(void **state) {
+  struct cpns_store *st = ((struct fixture *)*state)->st;
+  char pn[16], id[16];
+  for (int i = 0; i < 20000; i++) {
+    snprintf(pn, sizeof pn, "pn%d", i % 4);
+    snprintf(id, sizeof id, "ent%05d", i);
+    struct cpns_entity_rec e = mkent(pn, id, CPNS_STATE_ONLINE, i, 100000 + i);
+    assert_int_equal(st->ops->entity_put(st, &e), 0);
+  }
+  uint64_t n;
+  assert_int_equal(st->ops->entity_count(st, NULL, &n), 0);
+  assert_int_equal(n, 20000);
+  for (int p = 0; p < 4; p++) {
+    snprintf(pn, sizeof pn, "pn%d", p);
+    assert_int_equal(st->ops->entity_count(st, pn, &n), 0);
+    assert_int_equal(n, 5000);
+  }
+  unsigned visited = 0;
+  assert_int_equal(st->ops->entity_list(st, "pn3", count_visits, &visited), 0);
+  assert_int_equal(visited, 5000);
+  struct cpns_entity_rec got;
+  assert_int_equal(st->ops->entity_get(st, "pn1", "ent12345", &got), 0);
+  assert_int_equal(got.registered_at, 12345);
+  unsigned expired = 0;
+  assert_int_equal(st->ops->expire(st, 100000 + 9999, NULL, count_only, &expired), 0);
+  assert_int_equal(expired, 10000);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_state_names),
+      cmocka_unit_test_setup_teardown(test_pn_put_get_replace, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pn_list_paging, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pn_list_many, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pn_delete_cascades, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_readers, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_entity_put_get_replace, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_entity_list_count, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_bans, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_expire, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_expire_many, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_kv, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_too_long_rejected, setup, teardown),
+      cmocka_unit_test(test_file_mode),
+      cmocka_unit_test_setup_teardown(test_schema, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_persistence, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+      cmocka_unit_test(test_not_a_database),
+      cmocka_unit_test_setup_teardown(test_bulk_20000, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
