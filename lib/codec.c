@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Payload codecs (see codec.h): CBOR and JSON to and from a Jansson tree. The
  * CBOR decoder is our own bounded recursive descent over the bytes, not
- * libcbor's cbor_load(), because cbor_load() allocates whatever an item's head
- * declares before we could look at it; here every length, count and nesting
- * level is checked against cpns_codec_limits and against the bytes actually
- * left before anything is allocated. JSON goes through Jansson's parser and
- * the finished tree is then walked against the same limits. Both encoders
- * write definite-length, shortest-form output. */
+ * libcbor's cbor_load(), because cbor_load() builds a whole libcbor tree
+ * (arrays and maps sized by their declared counts) before any limit of ours
+ * could apply; here every length, count and nesting level is checked against
+ * cpns_codec_limits and against the bytes actually left before anything is
+ * allocated. JSON goes through Jansson's parser and the finished tree is then
+ * walked against the same limits. Both encoders write definite-length,
+ * shortest-form output. */
 #include "codec.h"
 
 #include <cpns/cpns.h>
@@ -42,7 +43,6 @@ enum {
   CBOR_AI_TRUE = 21,
   CBOR_AI_NULL = 22,
   CBOR_AI_UNDEFINED = 23,
-  CBOR_AI_SIMPLE8 = 24,
   CBOR_AI_HALF = 25,
   CBOR_AI_SINGLE = 26,
   CBOR_AI_DOUBLE = 27,
