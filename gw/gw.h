@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* cpns-gw: shared state of the gateway's modules. */
+#ifndef CPNS_GW_H
+#define CPNS_GW_H
+
+#include "daemon.h"
+#include "keyring.h"
+#include "node.h"
+#include "store.h"
+
+struct gw_conf {
+  char id[CPNS_ID_MAX + 1];
+  char pn[CPNS_ID_MAX + 1];
+  char pn_name[CPNS_NAME_MAX + 1];
+  char owner[CPNS_ID_MAX + 1];
+  bool open;
+  bool also_pne;
+  char listen[CPNS_ADDR_MAX + 1];
+  bool plain;
+  char keyring[4096];
+  long keyring_max;
+  char database[4096];
+  bool sync_full;
+  char pid_file[4096];
+  long lifetime;
+  char server_uri[256];
+  char key_file[4096];
+  long retry;
+  bool discovery;
+  char discovery_listen[128];
+  bool multicast;
+  char interface[32];
+  char discovery_unicast[128];
+  long discovery_period;
+  long max_neighbors;
+  long neighbor_max_age;
+  long max_entities;
+  long pne_lifetime_max;
+  struct cpns_node_limits limits;
+  int log_level;
+  char log_target[16];
+};
+
+struct upstream;
+struct cpns_discovery;
+
+struct gw {
+  struct gw_conf conf;
+  struct cpns_daemon daemon;
+  struct cpns_node *node;
+  struct cpns_store *store;
+  struct cpns_keyring *keyring;
+  uint8_t key[CPNS_PSK_LEN];
+  struct upstream *up;
+  struct cpns_discovery *disc;
+};
+
+/* pn.c: the PN's own inventory and PN management on CPNS-1 (from PNEs) and
+ * CPNS-7 (from the server). */
+int pn__init(struct gw *gw);
+/* (Re)creates the PN record of this gateway in the local store. */
+int pn__ensure_record(struct gw *gw);
+
+/* upstream.c: the CPNS-2 session to the server, PN registration, refresh,
+ * and the queue that carries local changes to the server in order. */
+enum up_op { UP_PN_PUT, UP_PN_DELETE, UP_ENT_PUT, UP_ENT_DELETE, UP_ENT_EXPEL, UP_ENT_ADD };
+int upstream__init(struct gw *gw);
+void upstream__free(struct upstream *up);
+void upstream__queue(struct gw *gw, enum up_op op, const char *id);
+coap_session_t *upstream__session(struct gw *gw);
+bool upstream__ready(const struct gw *gw);
+const char *upstream__state(const struct gw *gw);
+
+
+#endif

@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* cpns-gw: the PN Gateway. Start-up, options, reload and shutdown; PN
+ * registration and management are in pn.c, the server link in upstream.c,
+ * entity discovery in libcpns (neighbors.c). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw.h"
+#include "log.h"
+#include "msg.h"
+#include "neighbors.h"
+
+#define S struct gw_conf
+static const struct cpns_option gw_options[] = {
+    CPNS_OPT_S("gw", "id", S, id, "gw", "This gateway's identity (its PSK identity towards the server)."),
+    CPNS_OPT_S("gw", "pn", S, pn, "home", "Id of the Personal Network this gateway serves."),
+    CPNS_OPT_S("gw", "pn_name", S, pn_name, "My personal network", "Human-readable name of the PN."),
+    CPNS_OPT_S("gw", "owner", S, owner, "owner", "The user who owns the PN."),
+    CPNS_OPT_B("gw", "open", S, open, "yes",
+               "Any PNE with a valid key may join; when no, a member must add it first."),
+    CPNS_OPT_B("gw", "also_pne", S, also_pne, "no",
+               "This device is also a PNE (spec Appendix B.2): advertise both roles."),
+    CPNS_OPT_S("gw", "listen", S, listen, "0.0.0.0:5684",
+               "Address and port of the CPNS-1 listener for PNEs (CoAP over DTLS)."),
+    CPNS_OPT_B("gw", "plain", S, plain, "no", "Plain CoAP instead of DTLS. Development only."),
+    CPNS_OPT_S("gw", "keyring", S, keyring, "/etc/cpns/gw.keys",
+               "Keyring of the PNEs (and operators) that may connect, mode 0600."),
+    CPNS_OPT_I("gw", "keyring_max", S, keyring_max, "10000", 1, 1000000, false,
+               "Most entries the keyring may hold."),
+    CPNS_OPT_S("gw", "database", S, database, "/var/lib/cpns/gw.db",
+               "SQLite database of this PN's inventory."),
+    CPNS_OPT_B("gw", "sync_full", S, sync_full, "no", "fsync every commit."),
+    CPNS_OPT_S("gw", "pid_file", S, pid_file, "", "Write the process id here when set."),
+    CPNS_OPT_I("gw", "lifetime", S, lifetime, "60", 2, 86400, false,
+               "Seconds the PN registration lasts at the server; refreshed at half of it."),
+    CPNS_OPT_S("server", "uri", S, server_uri, "coaps://127.0.0.1:5684", "The CPNS Server (CPNS-2)."),
+    CPNS_OPT_S("server", "key_file", S, key_file, "/etc/cpns/gw.key",
+               "This gateway's Entity-User Key: 64 hex digits, mode 0600."),
+    CPNS_OPT_I("server", "retry", S, retry, "2", 1, 3600, false,
+               "Seconds before reconnecting; doubles up to 8 times this."),
+    CPNS_OPT_B("discovery", "enabled", S, discovery, "yes", "Search for PNEs and answer searches."),
+    CPNS_OPT_S("discovery", "listen", S, discovery_listen, "0.0.0.0:5683",
+               "Plain CoAP listener for /.well-known/core (multicast cannot be secured)."),
+    CPNS_OPT_B("discovery", "multicast", S, multicast, "yes", "Join All-CoAP-Nodes (224.0.1.187, ff02::fd)."),
+    CPNS_OPT_S("discovery", "interface", S, interface, "", "Interface for multicast; empty = default."),
+    CPNS_OPT_S("discovery", "unicast", S, discovery_unicast, "",
+               "Also search this host:port each round (networks without multicast)."),
+    CPNS_OPT_I("discovery", "period", S, discovery_period, "30", 1, 86400, false,
+               "Seconds between searches for PNEs."),
+    CPNS_OPT_I("discovery", "max_neighbors", S, max_neighbors, "256", 1, 65536, false,
+               "Most discovered entities remembered."),
+    CPNS_OPT_I("discovery", "max_age", S, neighbor_max_age, "120", 1, 86400, false,
+               "Forget a discovered entity not heard of for this many seconds."),
+    CPNS_OPT_I("limits", "max_entities", S, max_entities, "256", 1, 65536, false,
+               "Most entities in the PN."),
+    CPNS_OPT_I("limits", "pne_lifetime_max", S, pne_lifetime_max, "3600", 2, 86400, false,
+               "Longest registration lifetime granted to a PNE."),
+    CPNS_OPT_I("limits", "max_sessions", S, limits.max_sessions, "512", 1, 100000, false,
+               "Most idle DTLS sessions kept."),
+    CPNS_OPT_I("limits", "max_handshakes", S, limits.max_handshakes, "32", 1, 10000, false,
+               "Most DTLS handshakes in progress at once."),
+    CPNS_OPT_I("limits", "session_timeout", S, limits.session_timeout, "300", 10, 86400, false,
+               "Seconds before an idle session is dropped."),
+    CPNS_OPT_I("limits", "max_pending", S, limits.max_pending, "1024", 1, 100000, false,
+               "Most relayed requests and changes in flight."),
+    CPNS_OPT_I("limits", "max_payload", S, limits.max_payload, "16384", 256, 1048576, false,
+               "Most bytes in one request body."),
+    CPNS_OPT_I("limits", "request_timeout_ms", S, limits.request_timeout_ms, "10000", 100, 600000,
+               false, "Give up on a request to the server after this many milliseconds."),
+    CPNS_OPT_I("limits", "ack_timeout_ms", S, limits.ack_timeout_ms, "1000", 100, 60000, false,
+               "CoAP ACK_TIMEOUT towards the server."),
+    CPNS_OPT_I("limits", "max_retransmit", S, limits.max_retransmit, "3", 0, 10, false,
+               "CoAP MAX_RETRANSMIT towards the server."),
+    CPNS_OPT_I("limits", "keepalive", S, limits.keepalive, "15", 0, 3600, false,
+               "Seconds between pings on the server session (keeps NAT mappings); 0 = off."),
+    CPNS_OPT_L("log", "level", S, log_level, "notice", "Log level: err, warning, notice, info, debug."),
+    CPNS_OPT_S("log", "target", S, log_target, "stderr", "Where logs go: stderr or syslog."),
+};
+#undef S
+
+static struct cpns_neighbors *g_neighbors;
+
+static void get_neighbors(struct cpns_req *req, void *arg) {
+  (void)arg;
+  if (!req->peer) {
+    cpns_reply_error(req, 401, "authentication required");
+    return;
+  }
+  cpns_reply(req, 205, cpns_neighbors_json(g_neighbors));
+}
+
+static void on_hup(void *arg) {
+  struct gw *gw = arg;
+  cpns_daemon_reload(&gw->daemon);
+  char err[512];
+  struct cpns_keyring *kr;
+  if (cpns_keyring_load(gw->conf.keyring, (size_t)gw->conf.keyring_max, &kr, err, sizeof err)) {
+    log_err("gw", "keyring reload failed, keeping the old one: %s", err);
+    return;
+  }
+  cpns_node_set_keyring(gw->node, kr);
+  cpns_keyring_free(gw->keyring);
+  gw->keyring = kr;
+  log_notice("gw", "keyring reloaded: %zu identities", cpns_keyring_count(kr));
+}
+
+static uint16_t port_of(const char *hostport) {
+  coap_address_t a;
+  if (cpns_parse_hostport(hostport, &a, 5684)) return 0;
+  return coap_address_get_port(&a);
+}
+
+int main(int argc, char **argv) {
+  static struct gw gw;
+  gw.daemon = (struct cpns_daemon){
+      .prog = "cpns-gw",
+      .summary = "The PN Gateway: discovers PNEs, keeps the PN Inventory, links the PN to the CPNS Server.",
+      .options = gw_options,
+      .noptions = sizeof gw_options / sizeof gw_options[0],
+      .conf = &gw.conf,
+      .log_level = &gw.conf.log_level,
+      .log_target = gw.conf.log_target,
+  };
+  cpns_node_limits_default(&gw.conf.limits);
+  int ex = cpns_daemon_init(&gw.daemon, argc, argv);
+  if (ex >= 0) return ex;
+  char err[512];
+  if (!cpns_valid_id(gw.conf.id) || !cpns_valid_id(gw.conf.pn)) {
+    log_err("gw", "gw.id and gw.pn must be ids ([A-Za-z0-9._-], 1..64)");
+    return CPNS_EXIT_CONFIG;
+  }
+  if ((!gw.conf.plain &&
+       cpns_keyring_load(gw.conf.keyring, (size_t)gw.conf.keyring_max, &gw.keyring, err, sizeof err)) ||
+      (strncmp(gw.conf.server_uri, "coaps:", 6) == 0 &&
+       cpns_key_read_file(gw.conf.key_file, gw.key, err, sizeof err))) {
+    log_err("gw", "%s", err);
+    return CPNS_EXIT_CONFIG;
+  }
+  if (cpns_store_sqlite_open(gw.conf.database,
+                             gw.conf.sync_full ? CPNS_STORE_SYNC_FULL : CPNS_STORE_SYNC_NORMAL,
+                             &gw.store, err, sizeof err)) {
+    log_err("gw", "%s", err);
+    ex = CPNS_EXIT_UNAVAILABLE;
+    goto out;
+  }
+  struct cpns_node_config nc = {
+      .name = "gw", .listen = gw.conf.listen, .plain = gw.conf.plain, .keyring = gw.keyring,
+      .discovery = gw.conf.discovery ? gw.conf.discovery_listen : NULL,
+      .multicast = gw.conf.multicast, .mcast_ifname = gw.conf.interface, .limits = gw.conf.limits};
+  if (cpns_node_new(&nc, &gw.node, err, sizeof err)) {
+    log_err("gw", "%s", err);
+    ex = CPNS_EXIT_UNAVAILABLE;
+    goto out;
+  }
+  if (pn__init(&gw) || upstream__init(&gw) ||
+      cpns_node_route(gw.node, COAP_REQUEST_CODE_GET, "neighbors", get_neighbors, &gw)) {
+    log_err("gw", "initialization failed");
+    ex = CPNS_EXIT_SOFTWARE;
+    goto out;
+  }
+  struct cpns_neighbors_config ncfg = {
+      .self_id = gw.conf.id,
+      .self_pn = gw.conf.pn,
+      .self_roles = CPNS_ROLE_GW | (gw.conf.also_pne ? CPNS_ROLE_PNE : 0),
+      .secure_port = port_of(gw.conf.listen),
+      .rt_filter = "cpns.*",
+      .period = gw.conf.discovery ? gw.conf.discovery_period : 0,
+      .unicast = gw.conf.discovery_unicast[0] ? gw.conf.discovery_unicast : NULL,
+      .discovery = {.port = port_of(gw.conf.discovery_listen),
+                    .ifname = gw.conf.interface[0] ? gw.conf.interface : NULL,
+                    .max_entries = (size_t)gw.conf.max_neighbors,
+                    .max_age = gw.conf.neighbor_max_age,
+                    .self_id = gw.conf.id},
+  };
+  if (cpns_neighbors_start(gw.node, &ncfg, &g_neighbors)) {
+    log_err("gw", "cannot start discovery");
+    ex = CPNS_EXIT_UNAVAILABLE;
+    goto out;
+  }
+  ex = cpns_daemon_detach(&gw.daemon, gw.conf.pid_file);
+  if (ex) goto out;
+  log_notice("gw", "cpns-gw %s: PN %s, CPNS-1 on %s (%s), server %s", CPNS_VERSION_STRING,
+             gw.conf.pn, gw.conf.listen, gw.conf.plain ? "coap" : "coaps", gw.conf.server_uri);
+  ex = cpns_node_run(gw.node, on_hup, &gw) ? CPNS_EXIT_SOFTWARE : 0;
+  log_notice("gw", "stopped");
+out:
+  cpns_neighbors_free(g_neighbors);
+  upstream__free(gw.up);
+  cpns_node_free(gw.node);
+  cpns_store_close(gw.store);
+  cpns_keyring_free(gw.keyring);
+  if (gw.conf.pid_file[0]) remove(gw.conf.pid_file);
+  return ex;
+}

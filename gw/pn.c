@@ -1,0 +1,368 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The gateway's PN: registration of PNEs (spec 5.5.6) and PN management
+ * (5.5.10) on CPNS-1, the same requests from the server on CPNS-7, and the
+ * gateway's own PN Inventory. Every change is committed locally before it is
+ * acknowledged, then queued for the server (upstream.c). */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gw.h"
+#include "log.h"
+#include "msg.h"
+
+#define MOD "pn"
+
+static int64_t now_s(void) { return (int64_t)time(NULL); }
+
+static bool is_mine(const struct gw *gw, const char *pn) { return strcmp(pn, gw->conf.pn) == 0; }
+
+/* A PNE that registered in this PN (an "added" one has not joined yet). */
+static bool is_member(struct gw *gw, const struct cpns_req *req) {
+  if (!req->peer || req->peer->role != CPNS_PEER_PNE) return false;
+  struct cpns_entity_rec e;
+  return gw->store->ops->entity_get(gw->store, gw->conf.pn, req->peer->identity, &e) == 0 &&
+         e.state != CPNS_STATE_ADDED;
+}
+
+/* Who may manage this PN: its member PNEs, the operator, and the server. */
+static bool may_manage(struct gw *gw, const struct cpns_req *req) {
+  if (!req->peer) return false;
+  if (req->peer->role == CPNS_PEER_OPERATOR || req->peer->role == CPNS_PEER_SERVER) return true;
+  return is_member(gw, req);
+}
+
+static bool from_server(const struct cpns_req *req) {
+  return req->peer && req->peer->role == CPNS_PEER_SERVER;
+}
+
+static void deny(struct cpns_req *req, const char *what) {
+  if (!req->peer)
+    cpns_reply_error(req, 401, "authentication required");
+  else
+    cpns_reply_error(req, 403, "%s may not %s", req->peer->identity, what);
+}
+
+static bool valid_path_ids(struct cpns_req *req) {
+  for (unsigned i = 1; i < req->nseg; i += 2)
+    if (!cpns_valid_id(req->seg[i])) {
+      cpns_reply_error(req, 400, "'%s' is not a valid id", req->seg[i]);
+      return false;
+    }
+  return true;
+}
+
+int pn__ensure_record(struct gw *gw) {
+  struct cpns_pn_rec p;
+  memset(&p, 0, sizeof p);
+  snprintf(p.id, sizeof p.id, "%s", gw->conf.pn);
+  snprintf(p.name, sizeof p.name, "%s", gw->conf.pn_name);
+  snprintf(p.owner, sizeof p.owner, "%s", gw->conf.owner);
+  snprintf(p.gw, sizeof p.gw, "%s", gw->conf.id);
+  snprintf(p.gw_addr, sizeof p.gw_addr, "%s", gw->conf.listen);
+  p.open = gw->conf.open;
+  p.state = CPNS_STATE_ONLINE;
+  p.lifetime = (uint32_t)gw->conf.lifetime;
+  p.updated_at = now_s();
+  p.expires_at = INT64_MAX; /* our own PN never expires here */
+  return gw->store->ops->pn_put(gw->store, &p);
+}
+
+static int add_entity_json(void *arg, const struct cpns_entity_rec *e) {
+  json_array_append_new(arg, cpns_msg_entity(e));
+  return 0;
+}
+
+/* GET /entity: who this gateway is (answers CPNS-7 status requests too). */
+static void get_self(struct cpns_req *req, void *arg) {
+  struct gw *gw = arg;
+  if (!req->peer) {
+    deny(req, "read");
+    return;
+  }
+  uint64_t n = 0;
+  gw->store->ops->entity_count(gw->store, gw->conf.pn, &n);
+  unsigned roles = CPNS_ROLE_GW | (gw->conf.also_pne ? CPNS_ROLE_PNE : 0);
+  cpns_reply(req, 205,
+             json_pack("{s:s, s:o, s:s, s:s, s:s, s:s, s:I, s:s}", "id", gw->conf.id, "roles",
+                       cpns_msg_roles(roles), "pn", gw->conf.pn, "name", gw->conf.pn_name, "server",
+                       upstream__state(gw), "version", CPNS_VERSION_STRING, "entities",
+                       (json_int_t)n, "you", req->peer->identity));
+}
+
+static void get_pns(struct cpns_req *req, void *arg) {
+  struct gw *gw = arg;
+  if (!may_manage(gw, req)) {
+    deny(req, "list PNs");
+    return;
+  }
+  struct cpns_pn_rec p;
+  json_t *arr = json_array();
+  if (gw->store->ops->pn_get(gw->store, gw->conf.pn, &p) == 0) json_array_append_new(arr, cpns_msg_pn(&p));
+  cpns_reply(req, 205, json_pack("{s:o, s:n}", "pns", arr, "next"));
+}
+
+/* GET /pns/{pn}: the local PN from our own inventory; a remote PN through
+ * the server, which checks that its owner allows us. */
+static void get_pn(struct cpns_req *req, void *arg) {
+  struct gw *gw = arg;
+  if (!valid_path_ids(req)) return;
+  if (!may_manage(gw, req)) {
+    deny(req, "read PN inventories");
+    return;
+  }
+  if (!is_mine(gw, req->seg[1])) {
+    if (from_server(req)) {
+      cpns_reply_error(req, 404, "not this gateway's PN");
+      return;
+    }
+    cpns_relay(req, upstream__session(gw));
+    return;
+  }
+  struct cpns_pn_rec p;
+  if (gw->store->ops->pn_get(gw->store, gw->conf.pn, &p)) {
+    cpns_reply_error(req, 500, "store failure");
+    return;
+  }
+  snprintf(p.gw_addr, sizeof p.gw_addr, "%s", gw->conf.listen);
+  p.state = upstream__ready(gw) ? CPNS_STATE_ONLINE : CPNS_STATE_OFFLINE;
+  json_t *ents = json_array();
+  gw->store->ops->entity_list(gw->store, gw->conf.pn, add_entity_json, ents);
+  cpns_reply(req, 205, json_pack("{s:o, s:o, s:s}", "pn", cpns_msg_pn(&p), "entities", ents,
+                                 "server", upstream__state(gw)));
+}
+
+/* PUT /pns/{pn}/entities/{id}: a PNE registers itself, or refreshes. */
+static void put_entity(struct cpns_req *req, void *arg) {
+  struct gw *gw = arg;
+  if (!valid_path_ids(req)) return;
+  const char *pn = req->seg[1], *id = req->seg[3];
+  if (!req->peer || req->peer->role != CPNS_PEER_PNE || strcmp(req->peer->identity, id) != 0) {
+    deny(req, "register another entity");
+    return;
+  }
+  if (!is_mine(gw, pn)) {
+    cpns_reply_error(req, 404, "this gateway serves PN %s", gw->conf.pn);
+    return;
+  }
+  if (req->peer->pn[0] && strcmp(req->peer->pn, pn) != 0) {
+    deny(req, "join a PN other than its own");
+    return;
+  }
+  bool banned = false;
+  gw->store->ops->ban_check(gw->store, pn, id, &banned);
+  if (banned) {
+    cpns_reply_error(req, 403, "%s was expelled from %s", id, pn);
+    return;
+  }
+  struct cpns_entity_rec e, before;
+  bool exists = gw->store->ops->entity_get(gw->store, pn, id, &e) == 0;
+  if (!exists) {
+    if (!gw->conf.open) {
+      cpns_reply_error(req, 403, "PN %s is closed: a member must add %s first", pn, id);
+      return;
+    }
+    uint64_t count = 0;
+    gw->store->ops->entity_count(gw->store, pn, &count);
+    if (count >= (uint64_t)gw->conf.max_entities) {
+      CPNS_LOG_RL(CPNS_LOG_WARNING, MOD, "PN full (%ld); refusing %s", gw->conf.max_entities, id);
+      cpns_reply_error(req, 503, "PN %s is full", pn);
+      return;
+    }
+    memset(&e, 0, sizeof e);
+    snprintf(e.pn, sizeof e.pn, "%s", pn);
+    snprintf(e.id, sizeof e.id, "%s", id);
+    e.roles = CPNS_ROLE_PNE;
+  }
+  before = e;
+  e.lifetime = 60;
+  char err[CPNS_DIAG_MAX];
+  if (cpns_msg_parse_registration(req->body, &e, false, err, sizeof err)) {
+    cpns_reply_error(req, 400, "%s", err);
+    return;
+  }
+  if (e.lifetime > (uint32_t)gw->conf.pne_lifetime_max) e.lifetime = (uint32_t)gw->conf.pne_lifetime_max;
+  cpns_session_addr(req->session, e.addr, sizeof e.addr);
+  e.state = CPNS_STATE_ONLINE;
+  e.updated_at = now_s();
+  e.expires_at = e.updated_at + e.lifetime;
+  if (gw->store->ops->entity_put(gw->store, &e)) {
+    cpns_reply_error(req, 500, "store failure");
+    return;
+  }
+  bool changed = !exists || before.state != e.state || strcmp(before.name, e.name) ||
+                 strcmp(before.device_type, e.device_type) || before.roles != e.roles ||
+                 strcmp(before.addr, e.addr) || before.lifetime != e.lifetime;
+  if (changed) {
+    if (!exists || before.state != CPNS_STATE_ONLINE)
+      log_notice(MOD, "%s registered in PN %s from %s", id, pn, e.addr);
+    upstream__queue(gw, UP_ENT_PUT, id);
+  }
+  cpns_reply(req, exists && before.state != CPNS_STATE_ADDED ? 204 : 201,
+             json_pack("{s:I}", "lt", (json_int_t)e.lifetime));
+}
+
+/* DELETE /pns/{pn}/entities/{id}: an entity leaves (itself) or is expelled
+ * (by a member, the operator or the server). */
+static void delete_entity(struct cpns_req *req, void *arg) {
+  struct gw *gw = arg;
+  if (!valid_path_ids(req)) return;
+  const char *pn = req->seg[1], *id = req->seg[3];
+  bool self = req->peer && strcmp(req->peer->identity, id) == 0 && req->peer->role == CPNS_PEER_PNE;
+  if (!self && !may_manage(gw, req)) {
+    deny(req, "expel entities");
+    return;
+  }
+  if (!is_mine(gw, pn)) {
+    if (from_server(req)) {
+      cpns_reply_error(req, 404, "not this gateway's PN");
+      return;
+    }
+    cpns_relay(req, upstream__session(gw));
+    return;
+  }
+  int rc = gw->store->ops->entity_delete(gw->store, pn, id);
+  if (rc && rc != CPNS_ERR_NOTFOUND) {
+    cpns_reply_error(req, 500, "store failure");
+    return;
+  }
+  if (!self && gw->store->ops->ban_add(gw->store, pn, id)) {
+    cpns_reply_error(req, 500, "store failure");
+    return;
+  }
+  if (rc == CPNS_ERR_NOTFOUND && self) {
+    cpns_reply_error(req, 404, "%s is not in PN %s", id, pn);
+    return;
+  }
+  log_notice(MOD, "%s %s PN %s%s%s", id, self ? "left" : "was expelled from", pn,
+             self ? "" : " by ", self ? "" : req->peer->identity);
+  if (!from_server(req)) upstream__queue(gw, self ? UP_ENT_DELETE : UP_ENT_EXPEL, id);
+  cpns_reply(req, 202, NULL);
+}
+
+/* POST /pns/{pn}/entities {"id","name"}: a member adds another PNE, which
+ * may then join even a closed PN (and an expelled one is let back). */
+static void add_entity(struct cpns_req *req, void *arg) {
+  struct gw *gw = arg;
+  if (!valid_path_ids(req)) return;
+  const char *pn = req->seg[1];
+  if (!may_manage(gw, req)) {
+    deny(req, "add entities");
+    return;
+  }
+  if (!is_mine(gw, pn)) {
+    if (from_server(req)) {
+      cpns_reply_error(req, 404, "not this gateway's PN");
+      return;
+    }
+    cpns_relay(req, upstream__session(gw));
+    return;
+  }
+  static const char *const fields[] = {"id", "name", NULL};
+  struct cpns_entity_rec e;
+  memset(&e, 0, sizeof e);
+  char err[CPNS_DIAG_MAX];
+  if (!req->body || cpns_msg_only(req->body, fields, err, sizeof err) ||
+      cpns_msg_str(req->body, "id", e.id, sizeof e.id, true, err, sizeof err) ||
+      cpns_msg_str(req->body, "name", e.name, sizeof e.name, false, err, sizeof err)) {
+    cpns_reply_error(req, 400, "%s", req->body ? err : "a body {\"id\":...} is required");
+    return;
+  }
+  if (!cpns_valid_id(e.id)) {
+    cpns_reply_error(req, 400, "'id' is not a valid id");
+    return;
+  }
+  gw->store->ops->ban_remove(gw->store, pn, e.id);
+  struct cpns_entity_rec old;
+  bool exists = gw->store->ops->entity_get(gw->store, pn, e.id, &old) == 0;
+  if (!exists) {
+    uint64_t count = 0;
+    gw->store->ops->entity_count(gw->store, pn, &count);
+    if (count >= (uint64_t)gw->conf.max_entities) {
+      cpns_reply_error(req, 503, "PN %s is full", pn);
+      return;
+    }
+    snprintf(e.pn, sizeof e.pn, "%s", pn);
+    e.roles = CPNS_ROLE_PNE;
+    e.state = CPNS_STATE_ADDED;
+    e.updated_at = now_s();
+    if (gw->store->ops->entity_put(gw->store, &e)) {
+      cpns_reply_error(req, 500, "store failure");
+      return;
+    }
+  }
+  log_notice(MOD, "%s added to PN %s by %s", e.id, pn, req->peer->identity);
+  if (!from_server(req)) {
+    upstream__queue(gw, UP_ENT_ADD, e.id);
+    if (!exists) upstream__queue(gw, UP_ENT_PUT, e.id);
+  }
+  cpns_reply(req, exists ? 204 : 201, NULL);
+}
+
+/* DELETE /pns/{pn}: removes the PN: every entity and expulsion goes, the
+ * server's copy too; the gateway then registers a fresh, empty PN. */
+static void delete_pn(struct cpns_req *req, void *arg) {
+  struct gw *gw = arg;
+  if (!valid_path_ids(req)) return;
+  if (!may_manage(gw, req)) {
+    deny(req, "remove the PN");
+    return;
+  }
+  if (!is_mine(gw, req->seg[1])) {
+    if (from_server(req)) {
+      cpns_reply_error(req, 404, "not this gateway's PN");
+      return;
+    }
+    cpns_relay(req, upstream__session(gw));
+    return;
+  }
+  if (gw->store->ops->pn_delete(gw->store, gw->conf.pn) || pn__ensure_record(gw)) {
+    cpns_reply_error(req, 500, "store failure");
+    return;
+  }
+  log_notice(MOD, "PN %s removed by %s; starting afresh", gw->conf.pn, req->peer->identity);
+  if (!from_server(req)) upstream__queue(gw, UP_PN_DELETE, NULL);
+  upstream__queue(gw, UP_PN_PUT, NULL);
+  cpns_reply(req, 202, NULL);
+}
+
+/* /pns/{pn}/readers: the owner's sharing choice is kept by the server. */
+static void readers(struct cpns_req *req, void *arg) {
+  struct gw *gw = arg;
+  if (!valid_path_ids(req)) return;
+  if (!may_manage(gw, req) || from_server(req) || !is_mine(gw, req->seg[1])) {
+    deny(req, "change who reads this PN");
+    return;
+  }
+  cpns_relay(req, upstream__session(gw));
+}
+
+static void expire_tick(void *arg);
+
+static int entity_expired(void *arg, const struct cpns_entity_rec *e) {
+  struct gw *gw = arg;
+  log_notice(MOD, "%s stopped refreshing: offline", e->id);
+  upstream__queue(gw, UP_ENT_PUT, e->id);
+  return 0;
+}
+
+static void expire_tick(void *arg) {
+  struct gw *gw = arg;
+  gw->store->ops->expire(gw->store, now_s(), NULL, entity_expired, gw);
+}
+
+int pn__init(struct gw *gw) {
+  struct cpns_node *n = gw->node;
+  int rc = pn__ensure_record(gw);
+  rc |= cpns_node_route(n, COAP_REQUEST_CODE_GET, "entity", get_self, gw);
+  rc |= cpns_node_route(n, COAP_REQUEST_CODE_GET, "pns", get_pns, gw);
+  rc |= cpns_node_route(n, COAP_REQUEST_CODE_GET, "pns/*", get_pn, gw);
+  rc |= cpns_node_route(n, COAP_REQUEST_CODE_DELETE, "pns/*", delete_pn, gw);
+  rc |= cpns_node_route(n, COAP_REQUEST_CODE_GET, "pns/*/readers", readers, gw);
+  rc |= cpns_node_route(n, COAP_REQUEST_CODE_PUT, "pns/*/readers", readers, gw);
+  rc |= cpns_node_route(n, COAP_REQUEST_CODE_POST, "pns/*/entities", add_entity, gw);
+  rc |= cpns_node_route(n, COAP_REQUEST_CODE_PUT, "pns/*/entities/*", put_entity, gw);
+  rc |= cpns_node_route(n, COAP_REQUEST_CODE_DELETE, "pns/*/entities/*", delete_entity, gw);
+  rc |= cpns_node_every(n, 1000, expire_tick, gw);
+  return rc ? CPNS_ERR_STORE : 0;
+}

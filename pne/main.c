@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* cpns-pne: the PNE agent of a personal device. Start-up, options, reload
+ * and shutdown; registration is in agent.c, the application interface
+ * (CPNS-5) in local.c, discovery in libcpns (neighbors.c). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "msg.h"
+#include "pne.h"
+
+#define S struct pne_conf
+static const struct cpns_option pne_options[] = {
+    CPNS_OPT_S("pne", "id", S, id, "pne", "This PNE's identity (its PSK identity towards the gateway)."),
+    CPNS_OPT_S("pne", "name", S, name, "", "Human-readable name of the device."),
+    CPNS_OPT_S("pne", "type", S, type, "device", "Device type, e.g. phone, mp3-player, set-top-box."),
+    CPNS_OPT_S("pne", "pn", S, pn, "", "PN to join; empty = the PN of the first gateway discovered."),
+    CPNS_OPT_S("pne", "key_file", S, key_file, "/etc/cpns/pne.key",
+               "This PNE's Entity-User Key: 64 hex digits, mode 0600."),
+    CPNS_OPT_S("pne", "gateway", S, gateway, "",
+               "The gateway, coaps://host:port; empty = find one by discovery."),
+    CPNS_OPT_I("pne", "lifetime", S, lifetime, "60", 2, 86400, false,
+               "Seconds a registration lasts; refreshed at half of it."),
+    CPNS_OPT_B("pne", "auto_join", S, auto_join, "yes", "Join the PN at start (unless it was left)."),
+    CPNS_OPT_I("pne", "retry", S, retry, "2", 1, 3600, false, "Seconds between attempts to register."),
+    CPNS_OPT_S("pne", "state_file", S, state_file, "",
+               "Remembers a leave across restarts; empty = not remembered."),
+    CPNS_OPT_S("pne", "pid_file", S, pid_file, "", "Write the process id here when set."),
+    CPNS_OPT_S("local", "listen", S, local_listen, "127.0.0.1:5694",
+               "CPNS-5 listener for applications on this device (CoAP over DTLS)."),
+    CPNS_OPT_B("local", "plain", S, local_plain, "no", "Plain CoAP on the CPNS-5 listener. Development only."),
+    CPNS_OPT_S("local", "keyring", S, local_keyring, "/etc/cpns/pne-apps.keys",
+               "Keys of the applications (role app) that may use this PNE, mode 0600."),
+    CPNS_OPT_B("discovery", "enabled", S, discovery, "yes", "Search for gateways and PNEs; answer searches."),
+    CPNS_OPT_S("discovery", "listen", S, discovery_listen, "0.0.0.0:5683",
+               "Plain CoAP listener for /.well-known/core."),
+    CPNS_OPT_B("discovery", "multicast", S, multicast, "yes", "Join All-CoAP-Nodes (224.0.1.187, ff02::fd)."),
+    CPNS_OPT_S("discovery", "interface", S, interface, "", "Interface for multicast; empty = default."),
+    CPNS_OPT_S("discovery", "unicast", S, discovery_unicast, "",
+               "Also search this host:port each round (networks without multicast)."),
+    CPNS_OPT_I("discovery", "period", S, discovery_period, "30", 1, 86400, false,
+               "Seconds between searches."),
+    CPNS_OPT_I("discovery", "max_neighbors", S, max_neighbors, "64", 1, 65536, false,
+               "Most discovered entities remembered."),
+    CPNS_OPT_I("discovery", "max_age", S, neighbor_max_age, "120", 1, 86400, false,
+               "Forget a discovered entity not heard of for this many seconds."),
+    CPNS_OPT_I("limits", "max_sessions", S, limits.max_sessions, "32", 1, 10000, false,
+               "Most idle DTLS sessions kept."),
+    CPNS_OPT_I("limits", "max_handshakes", S, limits.max_handshakes, "8", 1, 1000, false,
+               "Most DTLS handshakes in progress at once."),
+    CPNS_OPT_I("limits", "session_timeout", S, limits.session_timeout, "300", 10, 86400, false,
+               "Seconds before an idle session is dropped."),
+    CPNS_OPT_I("limits", "max_pending", S, limits.max_pending, "64", 1, 10000, false,
+               "Most relayed requests in flight."),
+    CPNS_OPT_I("limits", "max_payload", S, limits.max_payload, "16384", 256, 1048576, false,
+               "Most bytes in one request body."),
+    CPNS_OPT_I("limits", "request_timeout_ms", S, limits.request_timeout_ms, "8000", 100, 600000,
+               false, "Give up on a request to the gateway after this many milliseconds."),
+    CPNS_OPT_I("limits", "ack_timeout_ms", S, limits.ack_timeout_ms, "1000", 100, 60000, false,
+               "CoAP ACK_TIMEOUT towards the gateway."),
+    CPNS_OPT_I("limits", "max_retransmit", S, limits.max_retransmit, "2", 0, 10, false,
+               "CoAP MAX_RETRANSMIT towards the gateway."),
+    CPNS_OPT_I("limits", "keepalive", S, limits.keepalive, "15", 0, 3600, false,
+               "Seconds between pings on the gateway session; 0 = off."),
+    CPNS_OPT_L("log", "level", S, log_level, "notice", "Log level: err, warning, notice, info, debug."),
+    CPNS_OPT_S("log", "target", S, log_target, "stderr", "Where logs go: stderr or syslog."),
+};
+#undef S
+
+static void on_hup(void *arg) {
+  struct pne *p = arg;
+  cpns_daemon_reload(&p->daemon);
+  if (p->conf.local_plain) return;
+  char err[512];
+  struct cpns_keyring *kr;
+  if (cpns_keyring_load(p->conf.local_keyring, 1024, &kr, err, sizeof err)) {
+    log_err("pne", "keyring reload failed, keeping the old one: %s", err);
+    return;
+  }
+  cpns_node_set_keyring(p->node, kr);
+  cpns_keyring_free(p->keyring);
+  p->keyring = kr;
+}
+
+static uint16_t port_of(const char *hostport, uint16_t dflt) {
+  coap_address_t a;
+  if (cpns_parse_hostport(hostport, &a, dflt)) return 0;
+  return coap_address_get_port(&a);
+}
+
+int main(int argc, char **argv) {
+  static struct pne p;
+  p.daemon = (struct cpns_daemon){
+      .prog = "cpns-pne",
+      .summary = "The PNE agent: registers this device in its Personal Network and serves its applications.",
+      .options = pne_options,
+      .noptions = sizeof pne_options / sizeof pne_options[0],
+      .conf = &p.conf,
+      .log_level = &p.conf.log_level,
+      .log_target = p.conf.log_target,
+  };
+  cpns_node_limits_default(&p.conf.limits);
+  int ex = cpns_daemon_init(&p.daemon, argc, argv);
+  if (ex >= 0) return ex;
+  char err[512];
+  if (!cpns_valid_id(p.conf.id) || (p.conf.pn[0] && !cpns_valid_id(p.conf.pn))) {
+    log_err("pne", "pne.id and pne.pn must be ids ([A-Za-z0-9._-], 1..64)");
+    return CPNS_EXIT_CONFIG;
+  }
+  if (!p.conf.name[0]) snprintf(p.conf.name, sizeof p.conf.name, "%s", p.conf.id);
+  if (cpns_key_read_file(p.conf.key_file, p.key, err, sizeof err) ||
+      (!p.conf.local_plain && cpns_keyring_load(p.conf.local_keyring, 1024, &p.keyring, err, sizeof err))) {
+    log_err("pne", "%s", err);
+    return CPNS_EXIT_CONFIG;
+  }
+  struct cpns_node_config nc = {
+      .name = "pne", .listen = p.conf.local_listen, .plain = p.conf.local_plain,
+      .keyring = p.keyring, .discovery = p.conf.discovery ? p.conf.discovery_listen : NULL,
+      .multicast = p.conf.multicast, .mcast_ifname = p.conf.interface, .limits = p.conf.limits};
+  if (cpns_node_new(&nc, &p.node, err, sizeof err)) {
+    log_err("pne", "%s", err);
+    ex = CPNS_EXIT_UNAVAILABLE;
+    goto out;
+  }
+  struct cpns_neighbors_config ncfg = {
+      .self_id = p.conf.id,
+      .self_pn = p.conf.pn,
+      .self_roles = CPNS_ROLE_PNE,
+      .secure_port = 0, /* our listener is for local applications only */
+      .rt_filter = "cpns.*",
+      .period = p.conf.discovery ? p.conf.discovery_period : 0,
+      .unicast = p.conf.discovery_unicast[0] ? p.conf.discovery_unicast : NULL,
+      .discovery = {.port = port_of(p.conf.discovery_listen, 5683),
+                    .ifname = p.conf.interface[0] ? p.conf.interface : NULL,
+                    .max_entries = (size_t)p.conf.max_neighbors,
+                    .max_age = p.conf.neighbor_max_age,
+                    .self_id = p.conf.id},
+  };
+  if (cpns_neighbors_start(p.node, &ncfg, &p.neighbors) || local__init(&p) || agent__init(&p)) {
+    log_err("pne", "initialization failed");
+    ex = CPNS_EXIT_SOFTWARE;
+    goto out;
+  }
+  ex = cpns_daemon_detach(&p.daemon, p.conf.pid_file);
+  if (ex) goto out;
+  log_notice("pne", "cpns-pne %s: %s (%s), gateway %s, CPNS-5 on %s", CPNS_VERSION_STRING, p.conf.id,
+             p.conf.type, p.conf.gateway[0] ? p.conf.gateway : "by discovery", p.conf.local_listen);
+  ex = cpns_node_run(p.node, on_hup, &p) ? CPNS_EXIT_SOFTWARE : 0;
+  log_notice("pne", "stopped");
+out:
+  if (p.to_release) coap_session_release(p.to_release);
+  if (p.session) coap_session_release(p.session);
+  cpns_neighbors_free(p.neighbors);
+  cpns_node_free(p.node);
+  cpns_keyring_free(p.keyring);
+  if (p.conf.pid_file[0]) remove(p.conf.pid_file);
+  return ex;
+}

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* cpns-pne: shared state of the PNE agent's modules. */
+#ifndef CPNS_PNE_H
+#define CPNS_PNE_H
+
+#include "daemon.h"
+#include "keyring.h"
+#include "neighbors.h"
+#include "node.h"
+
+struct pne_conf {
+  char id[CPNS_ID_MAX + 1];
+  char name[CPNS_NAME_MAX + 1];
+  char type[CPNS_TYPE_MAX + 1];
+  char pn[CPNS_ID_MAX + 1];
+  char key_file[4096];
+  char gateway[256];
+  long lifetime;
+  bool auto_join;
+  long retry;
+  char state_file[4096];
+  char pid_file[4096];
+  char local_listen[128];
+  bool local_plain;
+  char local_keyring[4096];
+  bool discovery;
+  char discovery_listen[128];
+  bool multicast;
+  char interface[32];
+  char discovery_unicast[128];
+  long discovery_period;
+  long max_neighbors;
+  long neighbor_max_age;
+  struct cpns_node_limits limits;
+  int log_level;
+  char log_target[16];
+};
+
+enum pne_state {
+  PNE_SEARCHING,   /* no gateway known yet */
+  PNE_REGISTERING, /* request sent */
+  PNE_REGISTERED,
+  PNE_REFUSED,     /* the PN is closed to us: retry slowly */
+  PNE_EXPELLED,    /* a member expelled us: wait to be added back */
+  PNE_LEFT,        /* we left; join again on request */
+};
+
+struct pne {
+  struct pne_conf conf;
+  struct cpns_daemon daemon;
+  struct cpns_node *node;
+  struct cpns_keyring *keyring;
+  struct cpns_neighbors *neighbors;
+  uint8_t key[CPNS_PSK_LEN];
+  enum pne_state state;
+  char pn[CPNS_ID_MAX + 1];       /* the PN joined (configured or discovered) */
+  char gw_uri[256];               /* the gateway in use */
+  coap_session_t *session;        /* to the gateway (CPNS-1; CPNS-6 comes back on it) */
+  coap_session_t *to_release;
+  struct cpns_key_entry gw_peer;  /* requests on our session come from the gateway */
+  long granted_lifetime;
+  int64_t next_attempt, next_refresh;
+  char last_error[CPNS_DIAG_MAX];
+};
+
+/* agent.c: registration with the gateway, refresh, join and leave. */
+int agent__init(struct pne *p);
+void agent__join(struct pne *p, const char *pn);
+void agent__leave(struct pne *p, void (*done)(void *arg, int code, const char *diag), void *arg);
+const char *agent__state_name(enum pne_state s);
+
+/* local.c: CPNS-5 for applications on this device, and CPNS-6 from the gateway. */
+int local__init(struct pne *p);
+
+#endif
