@@ -25,6 +25,7 @@ struct gw_conf {
   long lifetime;
   char server_uri[256];
   char key_file[4096];
+  char source[128];
   long retry;
   bool discovery;
   char discovery_listen[128];

@@ -35,6 +35,8 @@ static const struct cpns_option gw_options[] = {
     CPNS_OPT_I("gw", "lifetime", S, lifetime, "60", 2, 86400, false,
                "Seconds the PN registration lasts at the server; refreshed at half of it."),
     CPNS_OPT_S("server", "uri", S, server_uri, "coaps://127.0.0.1:5684", "The CPNS Server (CPNS-2)."),
+    CPNS_OPT_S("server", "source", S, source, "",
+               "Local address:port to send from (firewalls, NAT rules); empty = any."),
     CPNS_OPT_S("server", "key_file", S, key_file, "/etc/cpns/gw.key",
                "This gateway's Entity-User Key: 64 hex digits, mode 0600."),
     CPNS_OPT_I("server", "retry", S, retry, "2", 1, 3600, false,
@@ -147,7 +149,7 @@ int main(int argc, char **argv) {
   struct cpns_node_config nc = {
       .name = "gw", .listen = gw.conf.listen, .plain = gw.conf.plain, .keyring = gw.keyring,
       .discovery = gw.conf.discovery ? gw.conf.discovery_listen : NULL,
-      .multicast = gw.conf.multicast, .mcast_ifname = gw.conf.interface, .limits = gw.conf.limits};
+      .multicast = gw.conf.multicast, .mcast_ifname = gw.conf.interface, .client_source = gw.conf.source, .limits = gw.conf.limits};
   if (cpns_node_new(&nc, &gw.node, err, sizeof err)) {
     log_err("gw", "%s", err);
     ex = CPNS_EXIT_UNAVAILABLE;

@@ -726,9 +726,10 @@ int cpns_discovery_search(struct cpns_discovery *d, const char *rt_filter) {
 }
 
 /* Parses a numeric "host:port", "[v6]:port", "host" or bare "v6" into an
- * address this socket can send to. */
+ * address this socket can send to; *why says what is wrong. */
 static int parse_target(const struct cpns_discovery *d, const char *s,
-                        struct sockaddr_storage *ss, socklen_t *sslen) {
+                        struct sockaddr_storage *ss, socklen_t *sslen, const char **why) {
+  *why = "not a numeric address with an optional port";
   char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
   const char *port = NULL;
   size_t hlen;
@@ -752,7 +753,10 @@ static int parse_target(const struct cpns_discovery *d, const char *s,
   memcpy(host, s, hlen);
   host[hlen] = '\0';
   uint16_t p = d->port;
-  if (port && parse_port(port, strlen(port), &p)) return CPNS_ERR_INVAL;
+  if (port && parse_port(port, strlen(port), &p)) {
+    *why = "bad port";
+    return CPNS_ERR_INVAL;
+  }
 
   struct addrinfo hints, *res = NULL;
   memset(&hints, 0, sizeof hints);
@@ -781,7 +785,8 @@ static int parse_target(const struct cpns_discovery *d, const char *s,
     sin6->sin6_port = htons(p);
     *sslen = sizeof *sin6;
   } else {
-    rc = CPNS_ERR_INVAL; /* IPv6 target on an IPv4 socket */
+    *why = "an IPv6 target needs ipv6 discovery";
+    rc = CPNS_ERR_INVAL;
   }
   freeaddrinfo(res);
   return rc;
@@ -791,9 +796,10 @@ int cpns_discovery_search_unicast(struct cpns_discovery *d, const char *hostport
   if (!d || !hostport || !d->round) return CPNS_ERR_INVAL;
   struct sockaddr_storage ss;
   socklen_t sslen = 0;
-  if (parse_target(d, hostport, &ss, &sslen)) {
-    log_warn(MOD, "bad unicast discovery target \"%.*s\"%s", CPNS_ADDR_MAX, hostport,
-             d->family == AF_INET ? " (IPv6 targets need ipv6 on)" : "");
+  const char *why = "";
+  if (parse_target(d, hostport, &ss, &sslen, &why)) {
+    CPNS_LOG_RL(CPNS_LOG_WARNING, MOD, "bad unicast discovery target \"%.*s\": %s",
+                CPNS_ADDR_MAX, hostport, why);
     return CPNS_ERR_INVAL;
   }
   if (sendto(d->fd, d->req, d->req_len, 0, (const struct sockaddr *)&ss, sslen) !=

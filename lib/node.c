@@ -130,6 +130,8 @@ struct cpns_node {
   void (*on_hup)(void *);
   void *on_hup_arg;
   const struct cpns_key_entry *upstream_peer;
+  bool has_source;
+  coap_address_t source; /* local address of our client sessions */
 };
 
 static uint64_t now_ms(void) {
@@ -510,7 +512,8 @@ static bool finish_deferred(coap_resource_t *resource, coap_session_t *session,
                 d->payload_len, d->diag);
   deferred_unlink(node, d);
   free(d);
-  coap_free_async(session, as);
+  /* libcoap frees a triggered async itself once this handler returns. */
+  coap_async_set_app_data(as, NULL);
   return true;
 }
 
@@ -952,6 +955,14 @@ int cpns_node_new(const struct cpns_node_config *cfg, struct cpns_node **out, ch
   snprintf(node->name, sizeof node->name, "%s", cfg->name ? cfg->name : "node");
   node->plain = cfg->plain;
   node->keyring = cfg->keyring;
+  if (cfg->client_source && *cfg->client_source) {
+    if (cpns_parse_hostport(cfg->client_source, &node->source, 0)) {
+      snprintf(err, errlen, "bad source address '%s'", cfg->client_source);
+      free(node);
+      return CPNS_ERR_CONFIG;
+    }
+    node->has_source = true;
+  }
   node->lim = cfg->limits;
   node->ctx = coap_new_context(NULL);
   int rc = CPNS_ERR_NOMEM;
@@ -1225,10 +1236,12 @@ int cpns_node_connect(struct cpns_node *node, const char *uri, const char *ident
     cpsk.psk_info.identity.length = strlen(identity);
     cpsk.psk_info.key.s = key;
     cpsk.psk_info.key.length = CPNS_PSK_LEN;
-    s = coap_new_client_session_psk2(node->ctx, NULL, &a, COAP_PROTO_DTLS, &cpsk);
+    s = coap_new_client_session_psk2(node->ctx, node->has_source ? &node->source : NULL, &a,
+                                     COAP_PROTO_DTLS, &cpsk);
   } else {
     log_warn(node->name, "connecting to %s WITHOUT DTLS: development only", uri);
-    s = coap_new_client_session(node->ctx, NULL, &a, COAP_PROTO_UDP);
+    s = coap_new_client_session(node->ctx, node->has_source ? &node->source : NULL, &a,
+                                COAP_PROTO_UDP);
   }
   if (!s) {
     snprintf(err, errlen, "cannot open a session to %s", uri);
@@ -1245,6 +1258,11 @@ int cpns_node_connect(struct cpns_node *node, const char *uri, const char *ident
 void cpns_node_close_session(struct cpns_node *node, coap_session_t *session) {
   if (!session) return;
   fail_session_pending(node, session);
+  /* Retransmissions still queued hold references of their own; flushing
+   * them lets the session go now, so a new one from the same source port
+   * is not a "duplicate". */
+  if (coap_session_get_state(session) != COAP_SESSION_STATE_NONE)
+    coap_session_disconnected(session, COAP_NACK_NOT_DELIVERABLE);
   coap_session_release(session);
 }
 

@@ -49,6 +49,7 @@ struct cpns_node_config {
   bool multicast;            /* join All-CoAP-Nodes on the discovery listener */
   const char *mcast_ifname;  /* interface for multicast; NULL or "" = default */
   const struct cpns_keyring *keyring; /* borrowed; may be swapped with _set_keyring */
+  const char *client_source; /* "addr:port" our client sessions send from; NULL = any */
   struct cpns_node_limits limits;
 };
 

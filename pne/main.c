@@ -16,6 +16,8 @@ static const struct cpns_option pne_options[] = {
     CPNS_OPT_S("pne", "name", S, name, "", "Human-readable name of the device."),
     CPNS_OPT_S("pne", "type", S, type, "device", "Device type, e.g. phone, mp3-player, set-top-box."),
     CPNS_OPT_S("pne", "pn", S, pn, "", "PN to join; empty = the PN of the first gateway discovered."),
+    CPNS_OPT_S("pne", "source", S, source, "",
+               "Local address:port to send from (firewalls, NAT rules); empty = any."),
     CPNS_OPT_S("pne", "key_file", S, key_file, "/etc/cpns/pne.key",
                "This PNE's Entity-User Key: 64 hex digits, mode 0600."),
     CPNS_OPT_S("pne", "gateway", S, gateway, "",
@@ -117,7 +119,7 @@ int main(int argc, char **argv) {
   struct cpns_node_config nc = {
       .name = "pne", .listen = p.conf.local_listen, .plain = p.conf.local_plain,
       .keyring = p.keyring, .discovery = p.conf.discovery ? p.conf.discovery_listen : NULL,
-      .multicast = p.conf.multicast, .mcast_ifname = p.conf.interface, .limits = p.conf.limits};
+      .multicast = p.conf.multicast, .mcast_ifname = p.conf.interface, .client_source = p.conf.source, .limits = p.conf.limits};
   if (cpns_node_new(&nc, &p.node, err, sizeof err)) {
     log_err("pne", "%s", err);
     ex = CPNS_EXIT_UNAVAILABLE;

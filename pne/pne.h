@@ -14,6 +14,7 @@ struct pne_conf {
   char type[CPNS_TYPE_MAX + 1];
   char pn[CPNS_ID_MAX + 1];
   char key_file[4096];
+  char source[128];
   char gateway[256];
   long lifetime;
   bool auto_join;

@@ -47,6 +47,7 @@ lifetime = $lifetime
 [server]
 uri = coaps://127.0.0.1:$server_port
 key_file = $dir/gw.key
+source = 127.0.0.1:$((base+3))
 retry = 1
 [discovery]
 listen = 127.0.0.1:$gw_disc
@@ -66,6 +67,7 @@ id = $id
 name = My $id
 type = ${types[$((i % ${#types[@]}))]}
 key_file = $dir/$id.key
+source = 127.0.0.1:$((base+12+2*i+100))
 lifetime = $pne_lt
 retry = 1
 state_file = $dir/$id.state
