@@ -132,6 +132,33 @@ static void get_pn(struct cpns_req *req, void *arg) {
                                  "server", upstream__state(gw)));
 }
 
+/* GET /pns/{pn}/entities/{id}: one entity of the local PN, or of a remote
+ * one through the server. */
+static void get_entity(struct cpns_req *req, void *arg) {
+  struct gw *gw = arg;
+  if (!valid_path_ids(req)) return;
+  if (!may_manage(gw, req)) {
+    deny(req, "read PN inventories");
+    return;
+  }
+  if (!is_mine(gw, req->seg[1])) {
+    if (from_server(req)) {
+      cpns_reply_error(req, 404, "not this gateway's PN");
+      return;
+    }
+    cpns_relay(req, upstream__session(gw));
+    return;
+  }
+  struct cpns_entity_rec e;
+  int rc = gw->store->ops->entity_get(gw->store, gw->conf.pn, req->seg[3], &e);
+  if (rc) {
+    cpns_reply_error(req, rc == CPNS_ERR_NOTFOUND ? 404 : 500,
+                     rc == CPNS_ERR_NOTFOUND ? "no such entity" : "store failure");
+    return;
+  }
+  cpns_reply(req, 205, cpns_msg_entity(&e));
+}
+
 /* PUT /pns/{pn}/entities/{id}: a PNE registers itself, or refreshes. */
 static void put_entity(struct cpns_req *req, void *arg) {
   struct gw *gw = arg;
@@ -361,6 +388,7 @@ int pn__init(struct gw *gw) {
   rc |= cpns_node_route(n, COAP_REQUEST_CODE_GET, "pns/*/readers", readers, gw);
   rc |= cpns_node_route(n, COAP_REQUEST_CODE_PUT, "pns/*/readers", readers, gw);
   rc |= cpns_node_route(n, COAP_REQUEST_CODE_POST, "pns/*/entities", add_entity, gw);
+  rc |= cpns_node_route(n, COAP_REQUEST_CODE_GET, "pns/*/entities/*", get_entity, gw);
   rc |= cpns_node_route(n, COAP_REQUEST_CODE_PUT, "pns/*/entities/*", put_entity, gw);
   rc |= cpns_node_route(n, COAP_REQUEST_CODE_DELETE, "pns/*/entities/*", delete_entity, gw);
   rc |= cpns_node_every(n, 1000, expire_tick, gw);

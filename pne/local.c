@@ -118,6 +118,7 @@ int local__init(struct pne *p) {
       {COAP_REQUEST_CODE_GET, "pns/*/readers"},
       {COAP_REQUEST_CODE_PUT, "pns/*/readers"},
       {COAP_REQUEST_CODE_POST, "pns/*/entities"},
+      {COAP_REQUEST_CODE_GET, "pns/*/entities/*"},
       {COAP_REQUEST_CODE_DELETE, "pns/*/entities/*"},
   };
   for (size_t i = 0; i < sizeof relayed / sizeof relayed[0]; i++)

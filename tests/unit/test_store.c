@@ -620,21 +620,21 @@ static int count_only(void *arg, const struct cpns_entity_rec *e) {
   return 1; /* asks to stop: expire must report every row anyway */
 }
 
-/* A backlog larger than one transaction's chunk. */
+/* A backlog of more than two transactions' chunks (2048 rows each). */
 static void test_expire_many(void **state) {
   struct cpns_store *st = ((struct fixture *)*state)->st;
   char id[16];
-  for (int i = 0; i < 1300; i++) {
+  for (int i = 0; i < 5000; i++) {
     snprintf(id, sizeof id, "e%04d", i);
     struct cpns_entity_rec e = mkent("p", id, CPNS_STATE_ONLINE, 1, 100 + i);
     assert_int_equal(st->ops->entity_put(st, &e), 0);
   }
   unsigned n = 0;
-  assert_int_equal(st->ops->expire(st, 100 + 1199, NULL, count_only, &n), 0);
-  assert_int_equal(n, 1200);
+  assert_int_equal(st->ops->expire(st, 100 + 4499, NULL, count_only, &n), 0);
+  assert_int_equal(n, 4500);
   n = 0;
   assert_int_equal(st->ops->expire(st, 1000000, NULL, count_only, &n), 0);
-  assert_int_equal(n, 100);
+  assert_int_equal(n, 500);
 }
 
 /* ---- key/value ----------------------------------------------------------- */
@@ -786,7 +786,7 @@ static void test_schema(void **state) {
                    2);
   sqlite3_stmt *q = NULL;
   assert_int_equal(sqlite3_prepare_v2(db,
-                                      "EXPLAIN QUERY PLAN SELECT rowid FROM entity WHERE state = 1"
+                                      "EXPLAIN QUERY PLAN SELECT pn, id FROM entity WHERE state = 1"
                                       " AND expires_at <= 5 ORDER BY expires_at LIMIT 512",
                                       -1, &q, NULL),
                    SQLITE_OK);

@@ -1,0 +1,90 @@
+# SPDX-License-Identifier: Apache-2.0
+# Helpers for the integration tests: each test sources this with the build
+# directory as $1, gets a private directory, starts real daemons from configs
+# written by scripts/mknet.sh, and checks what a user would check with
+# cpnsctl. Every wait is bounded; everything started is stopped on exit.
+set -euo pipefail
+BUILD=$(cd "$1" && pwd)
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+SERVER=$BUILD/server/cpns-server
+GW=$BUILD/gw/cpns-gw
+PNE=$BUILD/pne/cpns-pne
+CTL=$BUILD/tools/cpnsctl
+T=$(mktemp -d "${TMPDIR:-/tmp}/cpns-it.XXXXXX")
+chmod 700 "$T"
+PASSED=0
+FAILED=0
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+declare -a CLEANUPS=()
+
+cleanup() {
+  local rc=$?
+  for c in "${CLEANUPS[@]}"; do eval "$c" >/dev/null 2>&1 || true; done
+  for f in "$T"/net/*.pid "$T"/*.pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true; done
+  # Sanitizer reports in any daemon log fail the test.
+  if grep -l "ERROR: AddressSanitizer\|runtime error:\|ERROR: LeakSanitizer" "$T"/net/*.log "$T"/*.log 2>/dev/null; then
+    echo "FAIL: a sanitizer reported an error in a daemon log (above)"
+    for f in $(grep -l "ERROR: AddressSanitizer\|runtime error:\|ERROR: LeakSanitizer" "$T"/net/*.log "$T"/*.log 2>/dev/null); do
+      grep -A20 "ERROR: AddressSanitizer\|runtime error:\|ERROR: LeakSanitizer" "$f" | head -40
+    done
+    rc=1
+  fi
+  if [ "$rc" -ne 0 ] && [ -d "$T/net" ]; then
+    for f in "$T"/net/*.log; do echo "--- $f"; tail -15 "$f"; done
+  fi
+  rm -rf "$T"
+  exit "$rc"
+}
+trap cleanup EXIT
+
+ok() { PASSED=$((PASSED + 1)); echo "ok - $*"; }
+fail() { FAILED=$((FAILED + 1)); echo "FAIL - $*"; }
+check() { # check "description" command...
+  local what=$1; shift
+  if "$@"; then ok "$what"; else fail "$what"; fi
+}
+finish() {
+  echo "$PASSED passed, $FAILED failed"
+  [ "$FAILED" -eq 0 ]
+}
+
+# wait_for SECONDS command...: retries every 0.2 s until it succeeds.
+wait_for() {
+  local limit=$1; shift
+  local end=$((SECONDS + limit))
+  while [ $SECONDS -lt "$end" ]; do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.2
+  done
+  return 1
+}
+
+NET=$T/net
+mknet() { "$TOP/scripts/mknet.sh" "$NET" "$@"; }
+ctl() { "$CTL" -t 5000 -P "$NET/$1" "${@:2}"; }
+ctlj() { "$CTL" -t 5000 -j -P "$NET/$1" "${@:2}"; }
+
+start_server() { (cd "$NET" && "$SERVER" -f -c server.conf "$@" >>server.log 2>&1 &); wait_for 10 test -s "$NET/server.pid"; }
+start_gw() { (cd "$NET" && "$GW" -f -c gw.conf "$@" >>gw.log 2>&1 &); wait_for 10 test -s "$NET/gw.pid"; }
+start_pne() { local id=$1; shift; (cd "$NET" && "$PNE" -f -c "$id.conf" "$@" >>"$id.log" 2>&1 &); wait_for 10 test -s "$NET/$id.pid"; }
+pid_of() { cat "$NET/$1.pid"; }
+kill9() { local p; p=$(pid_of "$1"); kill -9 "$p"; rm -f "$NET/$1.pid"; wait_for 5 bash -c "! kill -0 $p"; }
+stop() { local p; p=$(pid_of "$1"); kill "$p"; wait_for 10 bash -c "! kill -0 $p"; }
+
+# state_at PROFILE PN ID: the entity's state in that entity's view of PN
+state_at() {
+  local out
+  out=$("$CTL" -t 5000 -P "$NET/$1" get "pns/$2/entities/$3" 2>&1) || { echo absent; return; }
+  echo "$out" | sed -n 's/.*"state": "\([a-z]*\)".*/\1/p'
+}
+is_state() { [ "$(state_at "$1" "$2" "$3")" = "$4" ]; }
+
+start_all() {
+  start_server
+  start_gw
+  for p in $(cat "$NET/pnes"); do start_pne "$p"; done
+  for p in $(cat "$NET/pnes"); do wait_for 20 is_state gw.ctl home "$p" online || return 1; done
+}
+
+# has TEXT PATTERN: TEXT matches the extended regular expression PATTERN.
+has() { grep -Eq -- "$2" <<<"$1"; }
