@@ -160,11 +160,12 @@ static const char *const stmt_sql[S_COUNT_] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
-    [S_PN_PUT] = ("INSERT INTO pn (" PN_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-                 " ON CONFLICT (id) DO UPDATE SET name = excluded.name, owner = excluded.owner,"
-                 " gw = excluded.gw, gw_addr = excluded.gw_addr, open = excluded.open,"
-                 " state = excluded.state, lifetime = excluded.lifetime,"
-                 " updated_at = excluded.updated_at, expires_at = excluded.expires_at"),
+    [S_PN_PUT] = ("INSERT INTO pn (" PN_COLS ")"
+                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+                  " ON CONFLICT (id) DO UPDATE SET name = excluded.name, owner = excluded.owner,"
+                  " gw = excluded.gw, gw_addr = excluded.gw_addr, open = excluded.open,"
+                  " state = excluded.state, lifetime = excluded.lifetime,"
+                  " updated_at = excluded.updated_at, expires_at = excluded.expires_at"),
     [S_PN_GET] = ("SELECT " PN_COLS " FROM pn WHERE id = ?1"),
     [S_PN_DELETE] = "DELETE FROM pn WHERE id = ?1",
     [S_PN_DELETE_ENTITIES] = "DELETE FROM entity WHERE pn = ?1",
@@ -178,10 +179,10 @@ static const char *const stmt_sql[S_COUNT_] = {
     [S_READER_CHECK] = "SELECT 1 FROM pn_reader WHERE pn = ?1 AND reader = ?2",
     [S_ENT_PUT] =
         ("INSERT INTO entity (" ENT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-        " ON CONFLICT (pn, id) DO UPDATE SET name = excluded.name,"
-        " device_type = excluded.device_type, addr = excluded.addr, roles = excluded.roles,"
-        " state = excluded.state, lifetime = excluded.lifetime,"
-        " updated_at = excluded.updated_at, expires_at = excluded.expires_at"),
+         " ON CONFLICT (pn, id) DO UPDATE SET name = excluded.name,"
+         " device_type = excluded.device_type, addr = excluded.addr, roles = excluded.roles,"
+         " state = excluded.state, lifetime = excluded.lifetime,"
+         " updated_at = excluded.updated_at, expires_at = excluded.expires_at"),
     [S_ENT_GET] = ("SELECT " ENT_COLS " FROM entity WHERE pn = ?1 AND id = ?2"),
     [S_ENT_DELETE] = "DELETE FROM entity WHERE pn = ?1 AND id = ?2",
     [S_ENT_LIST] =
@@ -194,14 +195,14 @@ static const char *const stmt_sql[S_COUNT_] = {
     /* "state = 1" literally, to match the partial indexes pn_expiry and
      * entity_expiry; ordered by expires_at, which the index gives for free. */
     [S_PN_EXPIRED] = ("SELECT " PN_COLS " FROM pn WHERE state = 1 AND expires_at <= ?1"
-                     " ORDER BY expires_at LIMIT ?2"),
+                      " ORDER BY expires_at LIMIT ?2"),
     [S_PN_SET_OFFLINE] = "UPDATE pn SET state = 2, expires_at = 0 WHERE id = ?1",
     [S_ENT_EXPIRED] = ("SELECT " ENT_COLS " FROM entity WHERE state = 1"
-                      " AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2"),
+                       " AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2"),
     [S_ENT_SET_OFFLINE] = "UPDATE entity SET state = 2, expires_at = 0 WHERE pn = ?1 AND id = ?2",
     [S_KV_GET] = "SELECT value FROM kv WHERE key = ?1",
     [S_KV_SET] = ("INSERT INTO kv (key, value) VALUES (?1, ?2)"
-                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
+                  " ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
 };
 
 struct sqlite_store {

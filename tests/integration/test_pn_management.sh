@@ -64,6 +64,7 @@ check "a PNE removes its own PN: everything goes" ctl phone.ctl pn remove home
 check "the PNEs register again into the fresh PN" wait_for 20 is_state gw.ctl home phone online
 
 # Lifetimes: a PNE that stops refreshing goes offline.
+check "the mp3 player is registered again too" wait_for 20 is_state gw.ctl home mp3-player online
 kill -STOP "$(pid_of mp3-player)"
 check "a frozen PNE goes offline within its lifetime" wait_for 15 is_state gw.ctl home mp3-player offline
 kill -CONT "$(pid_of mp3-player)"

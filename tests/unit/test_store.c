@@ -869,6 +869,36 @@ static void test_not_a_database(void **state) {
                    CPNS_ERR_INVAL);
 }
 
+/* A daemon and cpnsctl: two stores on one file see each other's commits. */
+static void test_two_connections(void **state) {
+  struct fixture *f = *state;
+  struct cpns_store *other = NULL;
+  char err[256];
+  assert_int_equal(cpns_store_sqlite_open(f->path, CPNS_STORE_SYNC_NORMAL, &other, err, sizeof err),
+                   0);
+  struct cpns_entity_rec e = mkent("p", "e", CPNS_STATE_ONLINE, 1, 50), got;
+  assert_int_equal(f->st->ops->entity_put(f->st, &e), 0);
+  assert_int_equal(other->ops->entity_get(other, "p", "e", &got), 0);
+  assert_int_equal(other->ops->expire(other, 60, NULL, NULL, NULL), 0);
+  assert_int_equal(f->st->ops->entity_get(f->st, "p", "e", &got), 0);
+  assert_int_equal(got.state, CPNS_STATE_OFFLINE);
+  cpns_store_close(other);
+}
+
+/* Code above the store may test against a store with no file. */
+static void test_memory(void **state) {
+  struct cpns_store *st = NULL;
+  char err[256];
+  assert_int_equal(cpns_store_sqlite_open(":memory:", CPNS_STORE_SYNC_NORMAL, &st, err, sizeof err),
+                   0);
+  assert_int_equal(st->ops->kv_set(st, "k", "v"), 0);
+  char buf[4];
+  assert_int_equal(st->ops->kv_get(st, "k", buf, sizeof buf), 0);
+  assert_string_equal(buf, "v");
+  cpns_store_close(st);
+  cpns_store_close(NULL); /* does nothing */
+}
+
 /* ---- volume -------------------------------------------------------------- */
 
 static int count_visits(void *arg, const struct cpns_entity_rec *e) {
@@ -924,6 +954,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_persistence, setup, teardown),
       cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
       cmocka_unit_test(test_not_a_database),
+      cmocka_unit_test_setup_teardown(test_two_connections, setup, teardown),
+      cmocka_unit_test(test_memory),
       cmocka_unit_test_setup_teardown(test_bulk_20000, setup, teardown),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
