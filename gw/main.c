@@ -188,8 +188,8 @@ int main(int argc, char **argv) {
   log_notice("gw", "stopped");
 out:
   cpns_neighbors_free(g_neighbors);
+  cpns_node_free(gw.node); /* first: its last callbacks still use gw.up */
   upstream__free(gw.up);
-  cpns_node_free(gw.node);
   cpns_store_close(gw.store);
   cpns_keyring_free(gw.keyring);
   if (gw.conf.pid_file[0]) remove(gw.conf.pid_file);

@@ -63,7 +63,7 @@ int pn__ensure_record(struct gw *gw) {
   p.open = gw->conf.open;
   p.state = CPNS_STATE_ONLINE;
   p.lifetime = (uint32_t)gw->conf.lifetime;
-  p.updated_at = now_s();
+  p.updated_at = p.created_at = now_s();
   p.expires_at = INT64_MAX; /* our own PN never expires here */
   return gw->store->ops->pn_put(gw->store, &p);
 }
@@ -200,6 +200,7 @@ static void put_entity(struct cpns_req *req, void *arg) {
     snprintf(e.pn, sizeof e.pn, "%s", pn);
     snprintf(e.id, sizeof e.id, "%s", id);
     e.roles = CPNS_ROLE_PNE;
+    e.registered_at = now_s();
   }
   before = e;
   e.lifetime = 60;
@@ -312,7 +313,7 @@ static void add_entity(struct cpns_req *req, void *arg) {
     snprintf(e.pn, sizeof e.pn, "%s", pn);
     e.roles = CPNS_ROLE_PNE;
     e.state = CPNS_STATE_ADDED;
-    e.updated_at = now_s();
+    e.updated_at = e.registered_at = now_s();
     if (gw->store->ops->entity_put(gw->store, &e)) {
       cpns_reply_error(req, 500, "store failure");
       return;

@@ -321,10 +321,9 @@ int upstream__init(struct gw *gw) {
   return 0;
 }
 
+/* Called after the node is freed: libcoap has freed our sessions with it. */
 void upstream__free(struct upstream *up) {
   if (!up) return;
-  if (up->to_release) coap_session_release(up->to_release);
-  if (up->session) coap_session_release(up->session);
   free(up->queue);
   free(up);
 }

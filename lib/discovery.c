@@ -372,7 +372,9 @@ static int lf_entity(const struct lf_link *l, struct cpns_discovered *out) {
       dst[a->vlen] = '\0';
     }
   }
-  if (!have_ep || !have_sp || !e.roles) return CPNS_ERR_INVAL;
+  /* A gateway must say where its DTLS listener is; a PNE that only opens
+   * sessions itself (CPNS-6 comes back on them) has none to advertise. */
+  if (!have_ep || !e.roles || (!have_sp && (e.roles & CPNS_ROLE_GW))) return CPNS_ERR_INVAL;
   *out = e;
   return 0;
 }

@@ -126,7 +126,7 @@ json_t *cpns_msg_pn(const struct cpns_pn_rec *p) {
                    p->name, "owner", p->owner, "gw", p->gw, "gw_addr", p->gw_addr, "open", p->open,
                    "state", cpns_entity_state_name(p->state), "lt", (json_int_t)p->lifetime,
                    "created", time_or_null(p->created_at), "updated", time_or_null(p->updated_at),
-                   "expires", time_or_null(p->expires_at));
+                   "expires", time_or_null(p->expires_at == INT64_MAX ? 0 : p->expires_at));
 }
 
 int cpns_msg_parse_registration(const json_t *body, struct cpns_entity_rec *e, bool from_gw,

@@ -37,9 +37,11 @@ int cpns_neighbors_start(struct cpns_node *node, const struct cpns_neighbors_con
   char attrs[256], rt[40] = "";
   if (cfg->self_roles & CPNS_ROLE_GW) strcat(rt, "cpns.gw");
   if (cfg->self_roles & CPNS_ROLE_PNE) strcat(rt, rt[0] ? " cpns.pne" : "cpns.pne");
-  int n = snprintf(attrs, sizeof attrs, "rt=\"%s\";ep=\"%s\"%s%s%s;sp=%u;ct=\"60 50\"", rt,
+  char sp[16] = "";
+  if (cfg->secure_port) snprintf(sp, sizeof sp, ";sp=%u", (unsigned)cfg->secure_port);
+  int n = snprintf(attrs, sizeof attrs, "rt=\"%s\";ep=\"%s\"%s%s%s%s;ct=\"60 50\"", rt,
                    cfg->self_id, cfg->self_pn[0] ? ";pn=\"" : "", cfg->self_pn,
-                   cfg->self_pn[0] ? "\"" : "", (unsigned)cfg->secure_port);
+                   cfg->self_pn[0] ? "\"" : "", sp);
   if (n < 0 || (size_t)n >= sizeof attrs) return CPNS_ERR_TOOBIG;
   int rc = cpns_node_add_link(node, "entity", attrs);
   if (rc) return rc;

@@ -1061,6 +1061,9 @@ void cpns_node_free(struct cpns_node *node) {
     free(d->payload);
     free(d);
   }
+  /* Whoever registered hooks may be gone already: no callbacks during
+   * teardown, when libcoap closes every session. */
+  node->nhooks = 0;
   if (node->ctx) {
     coap_free_context(node->ctx);
     node_unregister(node->ctx);

@@ -10,6 +10,9 @@
 #include "msg.h"
 #include "pne.h"
 
+/* Applications on one device: a handful; the bound keeps a stray file small. */
+#define PNE_APP_KEYS_MAX 1024
+
 #define S struct pne_conf
 static const struct cpns_option pne_options[] = {
     CPNS_OPT_S("pne", "id", S, id, "pne", "This PNE's identity (its PSK identity towards the gateway)."),
@@ -76,7 +79,7 @@ static void on_hup(void *arg) {
   if (p->conf.local_plain) return;
   char err[512];
   struct cpns_keyring *kr;
-  if (cpns_keyring_load(p->conf.local_keyring, 1024, &kr, err, sizeof err)) {
+  if (cpns_keyring_load(p->conf.local_keyring, PNE_APP_KEYS_MAX, &kr, err, sizeof err)) {
     log_err("pne", "keyring reload failed, keeping the old one: %s", err);
     return;
   }
@@ -112,7 +115,7 @@ int main(int argc, char **argv) {
   }
   if (!p.conf.name[0]) snprintf(p.conf.name, sizeof p.conf.name, "%s", p.conf.id);
   if (cpns_key_read_file(p.conf.key_file, p.key, err, sizeof err) ||
-      (!p.conf.local_plain && cpns_keyring_load(p.conf.local_keyring, 1024, &p.keyring, err, sizeof err))) {
+      (!p.conf.local_plain && cpns_keyring_load(p.conf.local_keyring, PNE_APP_KEYS_MAX, &p.keyring, err, sizeof err))) {
     log_err("pne", "%s", err);
     return CPNS_EXIT_CONFIG;
   }

@@ -192,6 +192,7 @@ static void put_pn(struct cpns_req *req, void *arg) {
     memset(&p, 0, sizeof p);
     snprintf(p.id, sizeof p.id, "%s", pn);
     p.lifetime = 60;
+    p.created_at = now_s();
   }
   char err[CPNS_DIAG_MAX];
   if (cpns_msg_parse_pn(req->body, &p, err, sizeof err)) {
@@ -254,6 +255,7 @@ static void put_entity(struct cpns_req *req, void *arg) {
     e.roles = CPNS_ROLE_PNE;
     e.lifetime = 60;
     e.state = CPNS_STATE_ONLINE;
+    e.registered_at = now_s();
   }
   char err[CPNS_DIAG_MAX];
   if (cpns_msg_parse_registration(req->body, &e, true, err, sizeof err)) {
@@ -376,7 +378,7 @@ static void add_entity_req(struct cpns_req *req, void *arg) {
     snprintf(e.pn, sizeof e.pn, "%s", pn);
     e.roles = CPNS_ROLE_PNE;
     e.state = CPNS_STATE_ADDED;
-    e.updated_at = now_s();
+    e.updated_at = e.registered_at = now_s();
     if (srv->store->ops->entity_put(srv->store, &e)) {
       cpns_reply_error(req, 500, "store failure");
       return;
