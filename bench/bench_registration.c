@@ -256,6 +256,12 @@ static void close_all(struct bench *b, struct gw *gws, size_t n) {
   b->closing = false;
 }
 
+/* Runs the loop for a while so that the server has taken in the closes. */
+static void settle(struct bench *b) {
+  uint64_t t0 = now_us();
+  while (since_s(t0) < BENCH_SETTLE_MS / 1000.0) cpns_node_step(b->node, BENCH_STEP_MS);
+}
+
 /* ---- requests ---- */
 
 static struct slot *slot_take(struct bench *b) {
@@ -624,7 +630,7 @@ static void raise_nofile(size_t need) {
 struct results {
   double hs_s, hs_n, pn_s, pn_n, pne_s, pne_n;
   struct phase get_pn, get_entity;
-  struct mem base, at[BENCH_MAX_STAGES], closed;
+  struct mem base, at[BENCH_MAX_STAGES], closed, after_reads;
   unsigned long pnes_at[BENCH_MAX_STAGES];
   double peer_hs_n, peer_hs_s;
   struct phase peer_get_pn, peer_get_entity;
@@ -687,6 +693,9 @@ static void print_results(const struct opts *o, const struct results *r) {
   snprintf(label, sizeof label, "RSS per PNE @%lu (sessions closed)", last);
   fmt_per_pne(a, sizeof a, &r->closed, &r->base, last);
   printf("%-*s %-18s %s\n", w, label, a, "n/a");
+  snprintf(label, sizeof label, "RSS per PNE @%lu (after reads, open)", last);
+  fmt_per_pne(a, sizeof a, &r->after_reads, &r->base, last);
+  printf("%-*s %-18s %s\n", w, label, a, "n/a");
   if (r->closed.db_bytes >= 0) {
     snprintf(label, sizeof label, "DB file per PNE @%lu", last);
     snprintf(a, sizeof a, "%.0f B", (double)r->closed.db_bytes / (double)last);
@@ -708,6 +717,9 @@ static void print_results(const struct opts *o, const struct results *r) {
   if (r->closed.rss_kb >= 0 && r->base.rss_kb >= 0)
     printf("cpns.rss_bytes_per_pne_closed@%lu %.0f\n", last,
            (double)(r->closed.rss_kb - r->base.rss_kb) * 1024.0 / (double)last);
+  if (r->after_reads.rss_kb >= 0 && r->base.rss_kb >= 0)
+    printf("cpns.rss_bytes_per_pne_after_reads@%lu %.0f\n", last,
+           (double)(r->after_reads.rss_kb - r->base.rss_kb) * 1024.0 / (double)last);
   if (r->closed.db_bytes >= 0) printf("cpns.db_bytes@%lu %lld\n", last, r->closed.db_bytes);
   if (r->peer) {
     printf("peer.handshakes_per_s %.0f\n", r->peer_hs_s > 0 ? r->peer_hs_n / r->peer_hs_s : 0);
@@ -815,6 +827,7 @@ static int run(const struct opts *o) {
 
   size_t lo = 0;
   int rc = 1;
+  char what[64];
   for (unsigned st = 0; st < o->nstages; st++) {
     size_t hi = o->stages[st];
     fprintf(stderr, "stage %u: PNs %zu..%zu\n", st + 1, lo, hi - 1);
@@ -838,13 +851,22 @@ static int run(const struct opts *o) {
     phase_free(&pne);
     r.pnes_at[st] = hi * o->pnes;
     read_mem(o->server_pid, o->database, &r.at[st]);
-    char what[64];
     snprintf(what, sizeof what, "@%lu PNEs, %zu sessions", r.pnes_at[st], hi);
     print_mem_line(what, &r.at[st], &r.base, r.pnes_at[st]);
     lo = hi;
   }
 
+  /* Registered state alone: without our sessions, before any read. */
+  close_all(b, b->gws, b->ngws);
+  settle(b);
+  read_mem(o->server_pid, o->database, &r.closed);
+  print_mem_line("sessions closed", &r.closed, &r.base, r.pnes_at[o->nstages - 1]);
+
   fprintf(stderr, "reads: each gateway its own PN, %.0f s each\n", o->read_seconds);
+  double hs = connect_range(b, o->server, b->gws, 0, b->ngws);
+  if (hs < 0) goto out;
+  fprintf(stderr, "  %-34s %8zu in %7.2f s = %9.0f/s\n", "DTLS-PSK handshakes (again)", b->ngws,
+          hs, (double)b->ngws / hs);
   r.get_entity = (struct phase){.name = "GET pns/{pn}/entities/{id}", .kind = K_GET_ENTITY,
                                 .gws = b->gws, .lo = 0, .hi = b->ngws, .target = BENCH_MAX_READS,
                                 .seconds = o->read_seconds};
@@ -873,12 +895,10 @@ static int run(const struct opts *o) {
     goto out;
   }
   fprintf(stderr, "  server counts %lld PNs, %lld entities\n", (long long)pns, (long long)ents_n);
-
+  read_mem(o->server_pid, o->database, &r.after_reads);
+  snprintf(what, sizeof what, "after reads, %zu sessions", b->ngws);
+  print_mem_line(what, &r.after_reads, &r.base, r.pnes_at[o->nstages - 1]);
   close_all(b, b->gws, b->ngws);
-  uint64_t t0 = now_us();
-  while (since_s(t0) < BENCH_SETTLE_MS / 1000.0) cpns_node_step(b->node, BENCH_STEP_MS);
-  read_mem(o->server_pid, o->database, &r.closed);
-  print_mem_line("sessions closed", &r.closed, &r.base, r.pnes_at[o->nstages - 1]);
 
   if (o->peer && run_peer(b, o, &r)) goto out;
   print_results(o, &r);
