@@ -7,8 +7,9 @@
  * Inventory reads (GET pns/{pn} and GET pns/{pn}/entities/{id}) per second,
  * and the server's resident memory per registered PNE read from
  * /proc/PID/status. The same generator then drives libcoap's example
- * coap-server over DTLS-PSK with the same concurrency, reading resources that
- * hold byte-for-byte the bodies cpns-server answered, so the two GET rates
+ * coap-server over DTLS-PSK with the same concurrency and the same number of
+ * sessions, reading resources that hold the bodies cpns-server answered (put
+ * there by the generator, CBOR from the same encoder), so the two GET rates
  * compare the servers and not the payloads.
  *
  * At most --concurrency requests (and handshakes) are in flight at once, and
@@ -48,6 +49,8 @@
 #define BENCH_MAX_READS 5000000UL /* per read phase, whatever --read-seconds says */
 #define BENCH_STEP_MS 50
 #define BENCH_SETTLE_MS 2000 /* after closing sessions, before reading RSS */
+#define BENCH_CLOSE_BATCH 16    /* sessions closed at once... */
+#define BENCH_CLOSE_PAUSE_MS 20 /* ...then a pause: about 800 closes a second */
 
 enum kind {
   K_PUT_PN,
@@ -239,16 +242,23 @@ static double connect_range(struct bench *b, const char *uri, struct gw *gws, si
   return b->failed ? -1 : since_s(t0);
 }
 
-/* Closes every session in gws[0..n) and runs the loop a little so that the
- * close_notify alerts leave. */
+/* Closes every session in gws[0..n), a few at a time with a pause
+ * between (BENCH_CLOSE_BATCH): a thousand close_notify alerts at once would overflow the
+ * server's UDP receive buffer, and a session whose alert was dropped stays
+ * at the server until its session_timeout. */
 static void close_all(struct bench *b, struct gw *gws, size_t n) {
   b->closing = true;
   for (size_t i = 0; i < n; i++) {
-    if (!gws[i].s) continue;
-    coap_session_set_app_data(gws[i].s, NULL);
-    cpns_node_close_session(b->node, gws[i].s);
-    gws[i].s = NULL;
+    if (gws[i].s) {
+      coap_session_set_app_data(gws[i].s, NULL);
+      cpns_node_close_session(b->node, gws[i].s);
+      gws[i].s = NULL;
+    }
     gws[i].up = gws[i].connecting = false;
+    if ((i + 1) % BENCH_CLOSE_BATCH == 0) {
+      cpns_node_step(b->node, 0);
+      nanosleep(&(struct timespec){0, BENCH_CLOSE_PAUSE_MS * 1000000L}, NULL);
+    }
   }
   b->connecting = 0;
   uint64_t t0 = now_us();
@@ -299,6 +309,7 @@ static void on_answer(void *arg, int code, const json_t *body, const char *diag)
   b->inflight--;
   g->busy = false;
   slot_put(b, sl);
+  if (!ph) return; /* the run is over: the node is answering what was left in flight */
   if (code < 200 || code >= 300) {
     if (code < 0)
       fail(b, "%s by %s: %s (%s)", kind_what(ph->kind), g->id, cpns_strerror(code), diag);
@@ -308,12 +319,12 @@ static void on_answer(void *arg, int code, const json_t *body, const char *diag)
   }
   if (ph->done < ph->target) ph->lat_us[ph->done] = lat > UINT32_MAX ? UINT32_MAX : (uint32_t)lat;
   ph->done++;
-  json_t **keep = ph->kind == K_GET_PN ? &b->sample_pn
-                  : ph->kind == K_GET_ENTITY ? &b->sample_entity
-                  : ph->kind == K_SELF ? &b->self
-                  : ph->kind == K_PEER_GET_PN ? &b->peer_pn
+  json_t **keep = ph->kind == K_GET_PN            ? &b->sample_pn
+                  : ph->kind == K_GET_ENTITY      ? &b->sample_entity
+                  : ph->kind == K_SELF            ? &b->self
+                  : ph->kind == K_PEER_GET_PN     ? &b->peer_pn
                   : ph->kind == K_PEER_GET_ENTITY ? &b->peer_entity
-                                       : NULL;
+                                                  : NULL;
   if (keep && !*keep && body) *keep = json_deep_copy(body);
 }
 
@@ -337,8 +348,8 @@ static int issue(struct bench *b, struct phase *ph, struct gw *g) {
   case K_PUT_PNE:
     method = COAP_REQUEST_CODE_PUT;
     snprintf(path, sizeof path, "pns/%s/entities/pne-%u", g->pn, g->next_pne);
-    body = json_pack("{s:s, s:s, s:[s], s:s}", "name", "Bench PNE", "type", "sensor", "roles", "pne",
-                     "state", "online");
+    body = json_pack("{s:s, s:s, s:[s], s:s}", "name", "Bench PNE", "type", "sensor", "roles",
+                     "pne", "state", "online");
     g->next_pne++;
     break;
   case K_GET_PN: snprintf(path, sizeof path, "pns/%s", g->pn); break;
@@ -498,29 +509,29 @@ static int write_keyring(const char *path, unsigned long n) {
 /* ---- main ---- */
 
 static void usage(FILE *out) {
-  fprintf(out,
-          "Usage: bench_registration keyring FILE GATEWAYS\n"
-          "       bench_registration run --server URI --keyring FILE [options]\n"
-          "  --server URI          cpns-server, coaps://127.0.0.1:PORT\n"
-          "  --keyring FILE        the keyring the server loaded (gw-0.. from 'keyring')\n"
-          "  --server-pid PID      read the server's VmRSS/VmHWM from /proc/PID/status\n"
-          "  --database FILE       the server's SQLite file, for its size\n"
-          "  --stages N1,N2,...    register PNs up to N1, measure memory, then up to N2...\n"
-          "                        (default 100,1000)\n"
-          "  --pnes M              PNEs per PN (default 100)\n"
-          "  --concurrency C       requests and handshakes in flight (default 32)\n"
-          "  --read-seconds S      length of each GET phase (default 5)\n"
-          "  --time-limit S        give up on a phase after S more seconds (default 600)\n"
-          "  --peer URI            libcoap coap-server, coaps://127.0.0.1:PORT\n"
-          "  --peer-key KEY        its PSK, 32 characters (used as the 32 key bytes)\n"
-          "  --peer-identity ID    PSK identity at the peer (default bench)\n"
-          "  --peer-sessions N     sessions at the peer (default: as many as gateways)\n"
-          "  --seed N              seed of the random read order (default 1)\n");
+  fprintf(out, "Usage: bench_registration keyring FILE GATEWAYS\n"
+               "       bench_registration run --server URI --keyring FILE [options]\n"
+               "  --server URI          cpns-server, coaps://127.0.0.1:PORT\n"
+               "  --keyring FILE        the keyring the server loaded (gw-0.. from 'keyring')\n"
+               "  --server-pid PID      read the server's VmRSS/VmHWM from /proc/PID/status\n"
+               "  --database FILE       the server's SQLite file, for its size\n"
+               "  --stages N1,N2,...    register PNs up to N1, measure memory, then up to N2...\n"
+               "                        (default 100,1000)\n"
+               "  --pnes M              PNEs per PN (default 100)\n"
+               "  --concurrency C       requests and handshakes in flight (default 32)\n"
+               "  --read-seconds S      length of each GET phase (default 5)\n"
+               "  --time-limit S        give up on a phase after S more seconds (default 600)\n"
+               "  --peer URI            libcoap coap-server, coaps://127.0.0.1:PORT\n"
+               "  --peer-key KEY        its PSK, 32 characters (used as the 32 key bytes)\n"
+               "  --peer-identity ID    PSK identity at the peer (default bench)\n"
+               "  --peer-sessions N     sessions at the peer (default: as many as gateways)\n"
+               "  --peer-pid PID        read the peer's VmRSS around its handshakes\n"
+               "  --seed N              seed of the random read order (default 1)\n");
 }
 
 struct opts {
   const char *server, *keyring, *database, *peer, *peer_key, *peer_identity;
-  pid_t server_pid;
+  pid_t server_pid, peer_pid;
   unsigned long stages[BENCH_MAX_STAGES];
   unsigned nstages;
   unsigned long pnes, conc, peer_sessions;
@@ -539,17 +550,32 @@ static int parse_ulong(const char *s, unsigned long lo, unsigned long hi, unsign
 
 static int parse_opts(int argc, char **argv, struct opts *o) {
   static const struct option longs[] = {
-      {"server", required_argument, NULL, 's'},        {"keyring", required_argument, NULL, 'k'},
-      {"server-pid", required_argument, NULL, 'p'},    {"database", required_argument, NULL, 'd'},
-      {"stages", required_argument, NULL, 'S'},        {"pnes", required_argument, NULL, 'm'},
-      {"concurrency", required_argument, NULL, 'c'},   {"read-seconds", required_argument, NULL, 'r'},
-      {"time-limit", required_argument, NULL, 't'},    {"peer", required_argument, NULL, 'P'},
-      {"peer-key", required_argument, NULL, 'K'},      {"peer-identity", required_argument, NULL, 'I'},
-      {"peer-sessions", required_argument, NULL, 'n'}, {"seed", required_argument, NULL, 'x'},
-      {"help", no_argument, NULL, 'h'},                {NULL, 0, NULL, 0},
+      {"server", required_argument, NULL, 's'},
+      {"keyring", required_argument, NULL, 'k'},
+      {"server-pid", required_argument, NULL, 'p'},
+      {"database", required_argument, NULL, 'd'},
+      {"stages", required_argument, NULL, 'S'},
+      {"pnes", required_argument, NULL, 'm'},
+      {"concurrency", required_argument, NULL, 'c'},
+      {"read-seconds", required_argument, NULL, 'r'},
+      {"time-limit", required_argument, NULL, 't'},
+      {"peer", required_argument, NULL, 'P'},
+      {"peer-key", required_argument, NULL, 'K'},
+      {"peer-identity", required_argument, NULL, 'I'},
+      {"peer-sessions", required_argument, NULL, 'n'},
+      {"seed", required_argument, NULL, 'x'},
+      {"peer-pid", required_argument, NULL, 'q'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
   };
-  *o = (struct opts){.peer_identity = "bench", .stages = {100, 1000}, .nstages = 2, .pnes = 100,
-                     .conc = 32, .read_seconds = 5, .time_limit = 600, .seed = 1};
+  *o = (struct opts){.peer_identity = "bench",
+                     .stages = {100, 1000},
+                     .nstages = 2,
+                     .pnes = 100,
+                     .conc = 32,
+                     .read_seconds = 5,
+                     .time_limit = 600,
+                     .seed = 1};
   unsigned long v;
   int c;
   while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
@@ -563,6 +589,10 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
     case 'p':
       if (parse_ulong(optarg, 1, 1UL << 22, &v)) goto bad;
       o->server_pid = (pid_t)v;
+      break;
+    case 'q':
+      if (parse_ulong(optarg, 1, 1UL << 22, &v)) goto bad;
+      o->peer_pid = (pid_t)v;
       break;
     case 'S': {
       char buf[256];
@@ -631,6 +661,10 @@ struct results {
   double hs_s, hs_n, pn_s, pn_n, pne_s, pne_n;
   struct phase get_pn, get_entity;
   struct mem base, at[BENCH_MAX_STAGES], closed, after_reads;
+  long sessions_kb; /* RSS the server grew by while our sessions were opened */
+  long sessions_kb_at[BENCH_MAX_STAGES];
+  unsigned long sessions;
+  struct mem peer_before, peer_after; /* the peer around its handshakes */
   unsigned long pnes_at[BENCH_MAX_STAGES];
   double peer_hs_n, peer_hs_s;
   struct phase peer_get_pn, peer_get_entity;
@@ -640,92 +674,90 @@ struct results {
 
 static void print_mem_line(const char *what, const struct mem *m, const struct mem *base,
                            unsigned long pnes) {
-  fprintf(stderr, "  %-34s RSS %7.1f MiB (HWM %7.1f MiB)", what, m->rss_kb / 1024.0,
-          m->hwm_kb / 1024.0);
+  fprintf(stderr, "  %-34s", what);
+  if (m->rss_kb >= 0)
+    fprintf(stderr, " RSS %7.1f MiB (HWM %7.1f MiB)", m->rss_kb / 1024.0, m->hwm_kb / 1024.0);
   if (pnes && m->rss_kb >= 0 && base->rss_kb >= 0)
     fprintf(stderr, "  +%.1f MiB = %.0f B/PNE", (m->rss_kb - base->rss_kb) / 1024.0,
             (double)(m->rss_kb - base->rss_kb) * 1024.0 / (double)pnes);
   if (m->db_bytes >= 0)
-    fprintf(stderr, "  DB %.1f MiB + WAL %.1f MiB", mib(m->db_bytes), mib(m->wal_bytes > 0 ? m->wal_bytes : 0));
+    fprintf(stderr, "  DB %.1f MiB + WAL %.1f MiB", mib(m->db_bytes),
+            mib(m->wal_bytes > 0 ? m->wal_bytes : 0));
   fputc('\n', stderr);
 }
 
-static void fmt_rate(char *out, size_t n, double count, double secs) {
-  if (secs > 0)
-    snprintf(out, n, "%.0f", count / secs);
-  else
-    snprintf(out, n, "n/a");
+/* One row of the table and, under key, one line of the "# results" block
+ * (collected in keys[] and printed after the table). */
+struct table {
+  char keys[40][96];
+  unsigned nkeys;
+};
+
+static void row(struct table *t, const char *label, const char *key, double ours, const char *unit,
+                bool have_peer, double peer) {
+  char a[48] = "n/a", p[48] = "n/a";
+  if (ours >= 0) snprintf(a, sizeof a, "%.0f%s", ours, unit);
+  if (have_peer && peer >= 0) snprintf(p, sizeof p, "%.0f%s", peer, unit);
+  printf("%-48s %-18s %s\n", label, a, p);
+  if (ours >= 0 && t->nkeys < 40)
+    snprintf(t->keys[t->nkeys++], sizeof t->keys[0], "cpns.%s %.0f", key, ours);
+  if (have_peer && peer >= 0 && t->nkeys < 40)
+    snprintf(t->keys[t->nkeys++], sizeof t->keys[0], "peer.%s %.0f", key, peer);
 }
 
-static void fmt_per_pne(char *out, size_t n, const struct mem *m, const struct mem *base,
-                        unsigned long pnes) {
-  if (m->rss_kb < 0 || base->rss_kb < 0 || !pnes)
-    snprintf(out, n, "n/a");
-  else
-    snprintf(out, n, "%.0f B", (double)(m->rss_kb - base->rss_kb) * 1024.0 / (double)pnes);
+static double per(double num, double den) { return den > 0 ? num / den : -1; }
+
+/* Bytes of RSS per PNE since start, optionally without what our sessions
+ * cost; -1 when unknown. */
+static double rss_per_pne(const struct mem *m, const struct mem *base, long minus_kb,
+                          unsigned long pnes) {
+  if (m->rss_kb < 0 || base->rss_kb < 0 || !pnes) return -1;
+  return (double)(m->rss_kb - base->rss_kb - minus_kb) * 1024.0 / (double)pnes;
 }
 
 static void print_results(const struct opts *o, const struct results *r) {
-  char a[64], p[64], label[96];
-  const unsigned w = 44;
-  printf("\n%-*s %-18s %s\n", w, "metric", "cpns-server", "coap-server (peer)");
-  fmt_rate(a, sizeof a, r->hs_n, r->hs_s);
-  fmt_rate(p, sizeof p, r->peer_hs_n, r->peer_hs_s);
-  printf("%-*s %-18s %s\n", w, "DTLS-PSK handshakes/s", a, r->peer ? p : "n/a");
-  fmt_rate(a, sizeof a, r->pn_n, r->pn_s);
-  printf("%-*s %-18s %s\n", w, "PN registrations/s", a, "n/a");
-  fmt_rate(a, sizeof a, r->pne_n, r->pne_s);
-  printf("%-*s %-18s %s\n", w, "PNE registrations/s", a, "n/a");
-  snprintf(label, sizeof label, "GET/s one entity (%zu B) vs same body", r->entity_bytes);
-  snprintf(a, sizeof a, "%.0f", rate(&r->get_entity));
-  snprintf(p, sizeof p, "%.0f", rate(&r->peer_get_entity));
-  printf("%-*s %-18s %s\n", w, label, a, r->peer ? p : "n/a");
-  snprintf(label, sizeof label, "GET/s whole PN (%lu PNEs, %zu B) vs same", o->pnes, r->pn_bytes);
-  snprintf(a, sizeof a, "%.0f", rate(&r->get_pn));
-  snprintf(p, sizeof p, "%.0f", rate(&r->peer_get_pn));
-  printf("%-*s %-18s %s\n", w, label, a, r->peer ? p : "n/a");
-  for (unsigned i = 0; i < o->nstages; i++) {
-    snprintf(label, sizeof label, "RSS per PNE @%lu (%lu sessions open)", r->pnes_at[i], o->stages[i]);
-    fmt_per_pne(a, sizeof a, &r->at[i], &r->base, r->pnes_at[i]);
-    printf("%-*s %-18s %s\n", w, label, a, "n/a");
-  }
+  struct table t = {.nkeys = 0};
+  char label[96], key[64];
   unsigned long last = r->pnes_at[o->nstages - 1];
-  snprintf(label, sizeof label, "RSS per PNE @%lu (sessions closed)", last);
-  fmt_per_pne(a, sizeof a, &r->closed, &r->base, last);
-  printf("%-*s %-18s %s\n", w, label, a, "n/a");
-  snprintf(label, sizeof label, "RSS per PNE @%lu (after reads, open)", last);
-  fmt_per_pne(a, sizeof a, &r->after_reads, &r->base, last);
-  printf("%-*s %-18s %s\n", w, label, a, "n/a");
-  if (r->closed.db_bytes >= 0) {
-    snprintf(label, sizeof label, "DB file per PNE @%lu", last);
-    snprintf(a, sizeof a, "%.0f B", (double)r->closed.db_bytes / (double)last);
-    printf("%-*s %-18s %s\n", w, label, a, "n/a");
+  bool mem = r->base.rss_kb >= 0;
+  printf("\n%-48s %-18s %s\n", "metric", "cpns-server", "coap-server (peer)");
+  row(&t, "DTLS-PSK handshakes/s", "handshakes_per_s", per(r->hs_n, r->hs_s), "", r->peer,
+      per(r->peer_hs_n, r->peer_hs_s));
+  row(&t, "PN registrations/s", "pn_registrations_per_s", per(r->pn_n, r->pn_s), "", false, 0);
+  row(&t, "PNE registrations/s", "pne_registrations_per_s", per(r->pne_n, r->pne_s), "", false, 0);
+  snprintf(label, sizeof label, "GET/s one entity (%zu B CBOR) vs same body", r->entity_bytes);
+  row(&t, label, "get_entity_per_s", rate(&r->get_entity), "", r->peer, rate(&r->peer_get_entity));
+  snprintf(label, sizeof label, "GET/s whole PN (%lu PNEs, %zu B) vs same", o->pnes, r->pn_bytes);
+  row(&t, label, "get_pn_per_s", rate(&r->get_pn), "", r->peer, rate(&r->peer_get_pn));
+  double peer_sess = -1;
+  if (r->peer && r->peer_before.rss_kb >= 0 && r->peer_after.rss_kb >= 0)
+    peer_sess = (double)(r->peer_after.rss_kb - r->peer_before.rss_kb) * 1024.0 / r->peer_hs_n;
+  row(&t, "RSS per DTLS session (server side)", "rss_bytes_per_session",
+      mem ? (double)r->sessions_kb * 1024.0 / (double)r->sessions : -1, " B", r->peer, peer_sess);
+  for (unsigned i = 0; i < o->nstages; i++) {
+    snprintf(label, sizeof label, "RSS per PNE @%lu, %lu sessions open", r->pnes_at[i],
+             o->stages[i]);
+    snprintf(key, sizeof key, "rss_bytes_per_pne@%lu", r->pnes_at[i]);
+    row(&t, label, key, rss_per_pne(&r->at[i], &r->base, 0, r->pnes_at[i]), " B", false, 0);
+    snprintf(label, sizeof label, "RSS per PNE @%lu, sessions' growth excluded", r->pnes_at[i]);
+    snprintf(key, sizeof key, "rss_bytes_per_pne_net@%lu", r->pnes_at[i]);
+    row(&t, label, key, rss_per_pne(&r->at[i], &r->base, r->sessions_kb_at[i], r->pnes_at[i]), " B",
+        false, 0);
   }
+  snprintf(label, sizeof label, "RSS per PNE @%lu, after closing sessions", last);
+  snprintf(key, sizeof key, "rss_bytes_per_pne_closed@%lu", last);
+  row(&t, label, key, rss_per_pne(&r->closed, &r->base, 0, last), " B", false, 0);
+  snprintf(label, sizeof label, "RSS per PNE @%lu, after the reads", last);
+  snprintf(key, sizeof key, "rss_bytes_per_pne_after_reads@%lu", last);
+  row(&t, label, key, rss_per_pne(&r->after_reads, &r->base, 0, last), " B", false, 0);
+  snprintf(label, sizeof label, "DB file (without WAL) per PNE @%lu", last);
+  snprintf(key, sizeof key, "db_bytes_per_pne@%lu", last);
+  row(&t, label, key, r->closed.db_bytes >= 0 ? (double)r->closed.db_bytes / (double)last : -1,
+      " B", false, 0);
 
   /* key value lines, for scripts and tests */
-  printf("\n# results\n");
-  printf("cpns.handshakes_per_s %.0f\n", r->hs_s > 0 ? r->hs_n / r->hs_s : 0);
-  printf("cpns.pn_registrations_per_s %.0f\n", r->pn_s > 0 ? r->pn_n / r->pn_s : 0);
-  printf("cpns.pne_registrations_per_s %.0f\n", r->pne_s > 0 ? r->pne_n / r->pne_s : 0);
-  printf("cpns.get_entity_per_s %.0f\n", rate(&r->get_entity));
-  printf("cpns.get_pn_per_s %.0f\n", rate(&r->get_pn));
-  printf("cpns.pnes %lu\n", last);
-  for (unsigned i = 0; i < o->nstages; i++)
-    if (r->at[i].rss_kb >= 0 && r->base.rss_kb >= 0)
-      printf("cpns.rss_bytes_per_pne@%lu %.0f\n", r->pnes_at[i],
-             (double)(r->at[i].rss_kb - r->base.rss_kb) * 1024.0 / (double)r->pnes_at[i]);
-  if (r->closed.rss_kb >= 0 && r->base.rss_kb >= 0)
-    printf("cpns.rss_bytes_per_pne_closed@%lu %.0f\n", last,
-           (double)(r->closed.rss_kb - r->base.rss_kb) * 1024.0 / (double)last);
-  if (r->after_reads.rss_kb >= 0 && r->base.rss_kb >= 0)
-    printf("cpns.rss_bytes_per_pne_after_reads@%lu %.0f\n", last,
-           (double)(r->after_reads.rss_kb - r->base.rss_kb) * 1024.0 / (double)last);
-  if (r->closed.db_bytes >= 0) printf("cpns.db_bytes@%lu %lld\n", last, r->closed.db_bytes);
-  if (r->peer) {
-    printf("peer.handshakes_per_s %.0f\n", r->peer_hs_s > 0 ? r->peer_hs_n / r->peer_hs_s : 0);
-    printf("peer.get_entity_per_s %.0f\n", rate(&r->peer_get_entity));
-    printf("peer.get_pn_per_s %.0f\n", rate(&r->peer_get_pn));
-  }
+  printf("\n# results\ncpns.pnes %lu\n", last);
+  for (unsigned i = 0; i < t.nkeys; i++) printf("%s\n", t.keys[i]);
 }
 
 /* The peer: the same number of sessions, resources holding the bodies
@@ -740,27 +772,55 @@ static int run_peer(struct bench *b, const struct opts *o, struct results *r) {
     memcpy(b->peers[i].key, o->peer_key, CPNS_PSK_LEN);
   }
   fprintf(stderr, "peer %s: %zu sessions\n", o->peer, n);
+  read_mem(o->peer_pid, NULL, &r->peer_before);
   r->peer_hs_s = connect_range(b, o->peer, b->peers, 0, n);
   if (r->peer_hs_s < 0) return -1;
+  read_mem(o->peer_pid, NULL, &r->peer_after);
   r->peer_hs_n = (double)n;
-  fprintf(stderr, "  %-34s %8zu in %7.2f s = %9.0f/s\n", "DTLS-PSK handshakes", n, r->peer_hs_s,
+  fprintf(stderr, "  %-34s %8zu in %7.2f s = %9.0f/s", "DTLS-PSK handshakes", n, r->peer_hs_s,
           (double)n / r->peer_hs_s);
-  struct phase put_pn = {.name = "PUT /bench-pn", .kind = K_PEER_PUT, .gws = b->peers, .lo = 0,
-                         .hi = 1, .target = 1, .peer_path = "/bench-pn", .peer_body = b->sample_pn};
-  struct phase put_ent = {.name = "PUT /bench-entity", .kind = K_PEER_PUT, .gws = b->peers, .lo = 0,
-                          .hi = 1, .target = 1, .peer_path = "/bench-entity",
+  if (r->peer_before.rss_kb >= 0 && r->peer_after.rss_kb >= 0)
+    fprintf(stderr, "   peer RSS %.1f -> %.1f MiB = %.1f KiB/session",
+            r->peer_before.rss_kb / 1024.0, r->peer_after.rss_kb / 1024.0,
+            (double)(r->peer_after.rss_kb - r->peer_before.rss_kb) / (double)n);
+  fputc('\n', stderr);
+  struct phase put_pn = {.name = "PUT /bench-pn",
+                         .kind = K_PEER_PUT,
+                         .gws = b->peers,
+                         .lo = 0,
+                         .hi = 1,
+                         .target = 1,
+                         .peer_path = "/bench-pn",
+                         .peer_body = b->sample_pn};
+  struct phase put_ent = {.name = "PUT /bench-entity",
+                          .kind = K_PEER_PUT,
+                          .gws = b->peers,
+                          .lo = 0,
+                          .hi = 1,
+                          .target = 1,
+                          .peer_path = "/bench-entity",
                           .peer_body = b->sample_entity};
   int rc = run_phase(b, &put_pn) || run_phase(b, &put_ent);
   phase_free(&put_pn);
   phase_free(&put_ent);
   if (rc) return -1;
-  r->peer_get_entity = (struct phase){.name = "GET /bench-entity", .kind = K_PEER_GET_ENTITY,
-                                      .gws = b->peers, .lo = 0, .hi = n, .target = BENCH_MAX_READS,
-                                      .seconds = o->read_seconds, .peer_path = "/bench-entity"};
+  r->peer_get_entity = (struct phase){.name = "GET /bench-entity",
+                                      .kind = K_PEER_GET_ENTITY,
+                                      .gws = b->peers,
+                                      .lo = 0,
+                                      .hi = n,
+                                      .target = BENCH_MAX_READS,
+                                      .seconds = o->read_seconds,
+                                      .peer_path = "/bench-entity"};
   if (run_phase(b, &r->peer_get_entity)) return -1;
-  r->peer_get_pn = (struct phase){.name = "GET /bench-pn", .kind = K_PEER_GET_PN, .gws = b->peers,
-                                  .lo = 0, .hi = n, .target = BENCH_MAX_READS,
-                                  .seconds = o->read_seconds, .peer_path = "/bench-pn"};
+  r->peer_get_pn = (struct phase){.name = "GET /bench-pn",
+                                  .kind = K_PEER_GET_PN,
+                                  .gws = b->peers,
+                                  .lo = 0,
+                                  .hi = n,
+                                  .target = BENCH_MAX_READS,
+                                  .seconds = o->read_seconds,
+                                  .peer_path = "/bench-pn"};
   if (run_phase(b, &r->peer_get_pn)) return -1;
   /* The comparison holds only if the peer served the very same bodies. */
   if (!json_equal(b->peer_pn, b->sample_pn) || !json_equal(b->peer_entity, b->sample_entity)) {
@@ -828,28 +888,49 @@ static int run(const struct opts *o) {
   size_t lo = 0;
   int rc = 1;
   char what[64];
+  struct phase pn = {.lat_us = NULL}, pne = {.lat_us = NULL}, self = {.lat_us = NULL};
   for (unsigned st = 0; st < o->nstages; st++) {
     size_t hi = o->stages[st];
     fprintf(stderr, "stage %u: PNs %zu..%zu\n", st + 1, lo, hi - 1);
+    struct mem m0, m1;
+    read_mem(o->server_pid, NULL, &m0);
     double hs = connect_range(b, o->server, b->gws, lo, hi);
     if (hs < 0) goto out;
-    fprintf(stderr, "  %-34s %8zu in %7.2f s = %9.0f/s\n", "DTLS-PSK handshakes", hi - lo, hs,
+    read_mem(o->server_pid, NULL, &m1);
+    fprintf(stderr, "  %-34s %8zu in %7.2f s = %9.0f/s", "DTLS-PSK handshakes", hi - lo, hs,
             (double)(hi - lo) / hs);
+    if (m0.rss_kb >= 0 && m1.rss_kb >= 0) {
+      r.sessions_kb += m1.rss_kb - m0.rss_kb;
+      fprintf(stderr, "   server RSS +%.1f MiB = %.1f KiB/session",
+              (m1.rss_kb - m0.rss_kb) / 1024.0,
+              (double)(m1.rss_kb - m0.rss_kb) / (double)(hi - lo));
+    }
+    fputc('\n', stderr);
+    r.sessions += hi - lo;
     r.hs_s += hs;
     r.hs_n += (double)(hi - lo);
-    struct phase pn = {.name = "PN registrations", .kind = K_PUT_PN, .gws = b->gws, .lo = lo,
-                       .hi = hi, .target = hi - lo};
+    pn = (struct phase){.name = "PN registrations",
+                        .kind = K_PUT_PN,
+                        .gws = b->gws,
+                        .lo = lo,
+                        .hi = hi,
+                        .target = hi - lo};
     if (run_phase(b, &pn)) goto out;
     r.pn_s += pn.elapsed;
     r.pn_n += (double)pn.done;
     phase_free(&pn);
-    struct phase pne = {.name = "PNE registrations", .kind = K_PUT_PNE, .gws = b->gws, .lo = lo,
-                        .hi = hi, .target = (hi - lo) * o->pnes};
+    pne = (struct phase){.name = "PNE registrations",
+                         .kind = K_PUT_PNE,
+                         .gws = b->gws,
+                         .lo = lo,
+                         .hi = hi,
+                         .target = (hi - lo) * o->pnes};
     if (run_phase(b, &pne)) goto out;
     r.pne_s += pne.elapsed;
     r.pne_n += (double)pne.done;
     phase_free(&pne);
     r.pnes_at[st] = hi * o->pnes;
+    r.sessions_kb_at[st] = r.sessions_kb;
     read_mem(o->server_pid, o->database, &r.at[st]);
     snprintf(what, sizeof what, "@%lu PNEs, %zu sessions", r.pnes_at[st], hi);
     print_mem_line(what, &r.at[st], &r.base, r.pnes_at[st]);
@@ -865,14 +946,23 @@ static int run(const struct opts *o) {
   fprintf(stderr, "reads: each gateway its own PN, %.0f s each\n", o->read_seconds);
   double hs = connect_range(b, o->server, b->gws, 0, b->ngws);
   if (hs < 0) goto out;
-  fprintf(stderr, "  %-34s %8zu in %7.2f s = %9.0f/s\n", "DTLS-PSK handshakes (again)", b->ngws,
-          hs, (double)b->ngws / hs);
-  r.get_entity = (struct phase){.name = "GET pns/{pn}/entities/{id}", .kind = K_GET_ENTITY,
-                                .gws = b->gws, .lo = 0, .hi = b->ngws, .target = BENCH_MAX_READS,
+  fprintf(stderr, "  %-34s %8zu in %7.2f s = %9.0f/s\n", "DTLS-PSK handshakes (again)", b->ngws, hs,
+          (double)b->ngws / hs);
+  r.get_entity = (struct phase){.name = "GET pns/{pn}/entities/{id}",
+                                .kind = K_GET_ENTITY,
+                                .gws = b->gws,
+                                .lo = 0,
+                                .hi = b->ngws,
+                                .target = BENCH_MAX_READS,
                                 .seconds = o->read_seconds};
   if (run_phase(b, &r.get_entity)) goto out;
-  r.get_pn = (struct phase){.name = "GET pns/{pn}", .kind = K_GET_PN, .gws = b->gws, .lo = 0,
-                            .hi = b->ngws, .target = BENCH_MAX_READS, .seconds = o->read_seconds};
+  r.get_pn = (struct phase){.name = "GET pns/{pn}",
+                            .kind = K_GET_PN,
+                            .gws = b->gws,
+                            .lo = 0,
+                            .hi = b->ngws,
+                            .target = BENCH_MAX_READS,
+                            .seconds = o->read_seconds};
   if (run_phase(b, &r.get_pn)) goto out;
   r.pn_bytes = encoded_size(b->sample_pn);
   r.entity_bytes = encoded_size(b->sample_entity);
@@ -883,10 +973,9 @@ static int run(const struct opts *o) {
   }
 
   /* The server's own count must match what was registered. */
-  struct phase self = {.name = "GET entity (check)", .kind = K_SELF, .gws = b->gws, .lo = 0,
-                       .hi = 1, .target = 1};
+  self = (struct phase){
+      .name = "GET entity (check)", .kind = K_SELF, .gws = b->gws, .lo = 0, .hi = 1, .target = 1};
   if (run_phase(b, &self)) goto out;
-  phase_free(&self);
   json_int_t pns = json_integer_value(json_object_get(b->self, "pns"));
   json_int_t ents_n = json_integer_value(json_object_get(b->self, "entities"));
   if ((unsigned long)pns != b->ngws || (unsigned long)ents_n != b->ngws * o->pnes) {
@@ -894,7 +983,16 @@ static int run(const struct opts *o) {
          (long long)ents_n, b->ngws, b->ngws * o->pnes);
     goto out;
   }
-  fprintf(stderr, "  server counts %lld PNs, %lld entities\n", (long long)pns, (long long)ents_n);
+  /* Requests the server's router saw, against requests we sent: a body
+   * sent block-wise (RFC 7959) may call the handler once per block. */
+  json_int_t handled =
+      json_integer_value(json_object_get(json_object_get(b->self, "stats"), "requests"));
+  unsigned long sent = 0;
+  for (size_t i = 0; i < b->ngws; i++) sent += 1 + b->gws[i].next_pne;
+  sent += r.get_entity.done + r.get_pn.done + 1;
+  fprintf(stderr,
+          "  server counts %lld PNs, %lld entities; its router ran %lld times for %lu requests\n",
+          (long long)pns, (long long)ents_n, (long long)handled, sent);
   read_mem(o->server_pid, o->database, &r.after_reads);
   snprintf(what, sizeof what, "after reads, %zu sessions", b->ngws);
   print_mem_line(what, &r.after_reads, &r.base, r.pnes_at[o->nstages - 1]);
@@ -905,6 +1003,11 @@ static int run(const struct opts *o) {
   rc = 0;
 out:
   if (b->failed) rc = 1;
+  b->cur = NULL;
+  cpns_node_free(b->node);
+  phase_free(&pn);
+  phase_free(&pne);
+  phase_free(&self);
   phase_free(&r.get_pn);
   phase_free(&r.get_entity);
   phase_free(&r.peer_get_pn);
@@ -914,7 +1017,6 @@ out:
   json_decref(b->self);
   json_decref(b->peer_pn);
   json_decref(b->peer_entity);
-  cpns_node_free(b->node);
   free(b->gws);
   free(b->peers);
   return rc;

@@ -32,7 +32,10 @@ server_port=$((base + 4)) peer_port=$((base + 10)) # coap-server: UDP on it, DTL
 gateways=${stages##*,}
 
 # ---- build ----
-command -v coap-server-openssl >/dev/null || { echo "run.sh: coap-server-openssl not found (libcoap3-bin)" >&2; exit 1; }
+if ! command -v coap-server-openssl >/dev/null; then
+  echo "run.sh: coap-server-openssl not found (Debian: libcoap3-bin)" >&2
+  exit 1
+fi
 if [ ! -f "$B/CMakeCache.txt" ]; then
   cmake -S "$TOP" -B "$B" -DCMAKE_BUILD_TYPE=Release -DCPNS_TESTS=OFF >/dev/null
 fi
@@ -74,9 +77,15 @@ trap 'exit 130' INT TERM
 
 # udp_bound PORT: someone listens on 127.0.0.1:PORT (UDP).
 udp_bound() { grep -qi "^ *[0-9]*: 0100007F:$(printf '%04X' "$1") " /proc/net/udp; }
+# wait_bound PORT PID: up to 10 s for PID to listen on PORT.
 wait_bound() {
-  for _ in $(seq 100); do udp_bound "$1" && return 0; sleep 0.1; done
-  echo "run.sh: nothing listens on UDP port $1" >&2; return 1
+  for _ in $(seq 100); do
+    udp_bound "$1" && return 0
+    kill -0 "$2" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "run.sh: nothing listens on UDP port $1" >&2
+  return 1
 }
 for p in $server_port $peer_port $((peer_port + 1)); do
   if udp_bound "$p"; then echo "run.sh: UDP port $p is in use (set BENCH_PORT_BASE)" >&2; exit 1; fi
@@ -93,12 +102,14 @@ server_pid=$!
 peer_key=$(openssl rand -hex 16) # 32 characters, used as the 32 key bytes
 coap-server-openssl -A 127.0.0.1 -p "$peer_port" -k "$peer_key" -h cpns -d 8 >"$W/peer.log" 2>&1 &
 peer_pid=$!
-wait_bound "$server_port"
-wait_bound $((peer_port + 1))
+wait_bound "$server_port" "$server_pid"
+wait_bound $((peer_port + 1)) "$peer_pid"
 
-echo "cpns-server (pid $server_pid) on 127.0.0.1:$server_port, coap-server-openssl (pid $peer_pid) on 127.0.0.1:$((peer_port + 1))"
-echo "$(nproc) CPUs, $(uname -sr), $(coap-server-openssl -? 2>&1 | sed -n 's/.*\(v4[0-9.]*\).*/libcoap \1/p' | head -1), $(openssl version | cut -d' ' -f1-2)"
+echo "cpns-server (pid $server_pid) on 127.0.0.1:$server_port," \
+  "coap-server-openssl (pid $peer_pid) on 127.0.0.1:$((peer_port + 1))"
+coap_version=$(coap-server-openssl -? 2>&1 | sed -n 's/.* v\([0-9.]*\) .*/\1/p' | head -1 || true)
+echo "$(nproc) CPUs, $(uname -sr), libcoap $coap_version, $(openssl version | cut -d' ' -f1-2)"
 "$TOOL" run --server coaps://127.0.0.1:$server_port --keyring "$W/server.keys" \
   --server-pid "$server_pid" --database "$W/server.db" --stages "$stages" --pnes "$pnes" \
   --concurrency "$conc" --read-seconds "$reads" \
-  --peer coaps://127.0.0.1:$((peer_port + 1)) --peer-key "$peer_key"
+  --peer coaps://127.0.0.1:$((peer_port + 1)) --peer-key "$peer_key" --peer-pid "$peer_pid"

@@ -4,6 +4,7 @@
 
 #include <cpns/cpns.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -106,6 +107,16 @@ int cpns_daemon_detach(struct cpns_daemon *d, const char *pid_file) {
     if (daemon(0, keep_stderr ? 1 : 0) != 0) {
       log_err("daemon", "cannot detach: %s", strerror(errno));
       return CPNS_EXIT_SOFTWARE;
+    }
+    if (keep_stderr) {
+      /* Logs still go to stderr (often a file); stdin and stdout must not
+       * keep the caller's terminal or pipe open. */
+      int devnull = open("/dev/null", O_RDWR);
+      if (devnull >= 0) {
+        dup2(devnull, STDIN_FILENO);
+        dup2(devnull, STDOUT_FILENO);
+        if (devnull > STDERR_FILENO) close(devnull);
+      }
     }
   }
   if (pid_file && *pid_file) {
