@@ -249,16 +249,15 @@ static void delete_entity(struct cpns_req *req, void *arg) {
     cpns_relay(req, upstream__session(gw));
     return;
   }
-  int rc = gw->store->ops->entity_delete(gw->store, pn, id);
+  bool existed = true;
+  int rc = self ? gw->store->ops->entity_delete(gw->store, pn, id)
+                : gw->store->ops->entity_expel(gw->store, pn, id, &existed);
+  if (rc == CPNS_ERR_NOTFOUND) existed = false;
   if (rc && rc != CPNS_ERR_NOTFOUND) {
     cpns_reply_error(req, 500, "store failure");
     return;
   }
-  if (!self && gw->store->ops->ban_add(gw->store, pn, id)) {
-    cpns_reply_error(req, 500, "store failure");
-    return;
-  }
-  if (rc == CPNS_ERR_NOTFOUND && self) {
+  if (!existed && self) {
     cpns_reply_error(req, 404, "%s is not in PN %s", id, pn);
     return;
   }
@@ -300,7 +299,6 @@ static void add_entity(struct cpns_req *req, void *arg) {
     cpns_reply_error(req, 400, "'id' is not a valid id");
     return;
   }
-  gw->store->ops->ban_remove(gw->store, pn, e.id);
   struct cpns_entity_rec old;
   bool exists = gw->store->ops->entity_get(gw->store, pn, e.id, &old) == 0;
   if (!exists) {
@@ -310,14 +308,14 @@ static void add_entity(struct cpns_req *req, void *arg) {
       cpns_reply_error(req, 503, "PN %s is full", pn);
       return;
     }
-    snprintf(e.pn, sizeof e.pn, "%s", pn);
-    e.roles = CPNS_ROLE_PNE;
-    e.state = CPNS_STATE_ADDED;
-    e.updated_at = e.registered_at = now_s();
-    if (gw->store->ops->entity_put(gw->store, &e)) {
-      cpns_reply_error(req, 500, "store failure");
-      return;
-    }
+  }
+  snprintf(e.pn, sizeof e.pn, "%s", pn);
+  e.roles = CPNS_ROLE_PNE;
+  e.state = CPNS_STATE_ADDED;
+  e.updated_at = e.registered_at = now_s();
+  if (gw->store->ops->entity_admit(gw->store, &e, NULL)) {
+    cpns_reply_error(req, 500, "store failure");
+    return;
   }
   log_notice(MOD, "%s added to PN %s by %s", e.id, pn, req->peer->identity);
   if (!from_server(req)) {

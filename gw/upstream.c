@@ -163,8 +163,7 @@ static void op_answer(void *arg, int code, const json_t *body, const char *diag)
   if (o.kind == UP_ENT_PUT && code == 403) {
     /* The operator expelled it while we were away: apply it here too. */
     log_notice(MOD, "server refuses %s (%s): removing and expelling it locally", o.id, diag);
-    gw->store->ops->entity_delete(gw->store, gw->conf.pn, o.id);
-    gw->store->ops->ban_add(gw->store, gw->conf.pn, o.id);
+    gw->store->ops->entity_expel(gw->store, gw->conf.pn, o.id, NULL);
   } else if (code >= 400 && !(code == 404 && (o.kind == UP_ENT_DELETE || o.kind == UP_PN_DELETE))) {
     CPNS_LOG_RL(CPNS_LOG_WARNING, MOD, "server answered %d %s to a change of %s", code, diag,
                 o.id[0] ? o.id : "the PN");

@@ -174,6 +174,8 @@ void cpns_keyring_free(struct cpns_keyring *kr) {
 const struct cpns_key_entry *cpns_keyring_find(const struct cpns_keyring *kr, const char *identity,
                                                size_t identity_len) {
   if (!kr || identity_len == 0 || identity_len > CPNS_ID_MAX) return NULL;
+  /* A NUL inside the identity would make "ab\0c" match "ab". */
+  if (memchr(identity, '\0', identity_len)) return NULL;
   size_t lo = 0, hi = kr->count;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;

@@ -426,7 +426,8 @@ static int parse_uri(const coap_pdu_t *pdu, struct cpns_req *req, bool *well_kno
       }
       idx++;
     } else if (it.number == COAP_OPTION_URI_QUERY) {
-      if (qlen + len + 1 > CPNS_QUERY_MAX) return 414;
+      /* The joined query ("a=1&b=2") is at most CPNS_QUERY_MAX - 1 bytes. */
+      if (qlen + (qlen ? 1 : 0) + len >= CPNS_QUERY_MAX) return 414;
       if (memchr(val, 0, len) || memchr(val, '&', len)) return 400;
       if (qlen) req->query[qlen++] = '&';
       memcpy(req->query + qlen, val, len);
@@ -929,6 +930,17 @@ static int add_endpoint(struct cpns_node *node, const char *spec, coap_proto_t p
   if (cpns_parse_hostport(spec, out, proto == COAP_PROTO_DTLS ? 5684 : 5683)) {
     snprintf(err, errlen, "bad listen address '%s'", spec);
     return CPNS_ERR_CONFIG;
+  }
+  /* libcoap binds with SO_REUSEADDR, so a second daemon on the same port
+   * would silently share it: probe with a plain bind first. */
+  int probe = socket(out->addr.sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (probe >= 0) {
+    int busy = bind(probe, &out->addr.sa, out->size) != 0 && errno == EADDRINUSE;
+    close(probe);
+    if (busy) {
+      snprintf(err, errlen, "%s is already in use", spec);
+      return CPNS_ERR_IO;
+    }
   }
   if (!coap_new_endpoint(node->ctx, out, proto)) {
     snprintf(err, errlen, "cannot listen on %s (%s)", spec, proto == COAP_PROTO_DTLS ? "coaps" : "coap");

@@ -100,6 +100,12 @@ struct cpns_store_ops {
    * the buffer size; CPNS_ERR_NOTFOUND if the key is absent. */
   int (*kv_get)(struct cpns_store *st, const char *key, char *value, size_t value_len);
   int (*kv_set)(struct cpns_store *st, const char *key, const char *value);
+
+  /* Membership changes applied whole or not at all. entity_expel deletes the
+   * entity (if present: *existed) and bans it. entity_admit lifts a ban on
+   * e->id and inserts e unless the entity exists (*existed). */
+  int (*entity_expel)(struct cpns_store *st, const char *pn, const char *id, bool *existed);
+  int (*entity_admit)(struct cpns_store *st, const struct cpns_entity_rec *e, bool *existed);
 };
 
 struct cpns_store {

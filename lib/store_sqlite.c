@@ -712,6 +712,45 @@ static int ban_check(struct cpns_store *st, const char *pn, const char *id, bool
   return rc;
 }
 
+/* ---- membership changes that must not be half-applied ---------------- */
+
+/* Removes the entity and bans it in one transaction: a crash between the two
+ * must not leave an expelled entity free to register again. */
+static int entity_expel(struct cpns_store *st, const char *pn, const char *id, bool *existed) {
+  struct sqlite_store *s = impl(st);
+  int rc = tx_begin(s);
+  if (rc) return rc;
+  rc = entity_delete(st, pn, id);
+  if (existed) *existed = rc == 0;
+  if (rc == CPNS_ERR_NOTFOUND) rc = 0;
+  if (!rc) rc = ban_add(st, pn, id);
+  if (rc) {
+    tx_rollback(s);
+    return rc;
+  }
+  return tx_commit(s);
+}
+
+/* Lifts a ban and records e when the entity is not there yet, in one
+ * transaction. */
+static int entity_admit(struct cpns_store *st, const struct cpns_entity_rec *e, bool *existed) {
+  struct sqlite_store *s = impl(st);
+  int rc = tx_begin(s);
+  if (rc) return rc;
+  rc = ban_remove(st, e->pn, e->id);
+  if (rc == CPNS_ERR_NOTFOUND) rc = 0;
+  struct cpns_entity_rec old;
+  int g = rc ? rc : entity_get(st, e->pn, e->id, &old);
+  if (existed) *existed = g == 0;
+  if (!rc && g == CPNS_ERR_NOTFOUND) rc = entity_put(st, e);
+  else if (!rc && g != 0) rc = g;
+  if (rc) {
+    tx_rollback(s);
+    return rc;
+  }
+  return tx_commit(s);
+}
+
 /* ---- expiry -------------------------------------------------------------- */
 
 /* One chunk of PNs: select up to EXPIRE_CHUNK expired ONLINE rows and mark
@@ -918,6 +957,8 @@ static const struct cpns_store_ops sqlite_ops = {
     .expire = expire,
     .kv_get = kv_get,
     .kv_set = kv_set,
+    .entity_expel = entity_expel,
+    .entity_admit = entity_admit,
 };
 
 /* Writes the reason for a failed open into err, or logs it when the caller

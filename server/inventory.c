@@ -313,16 +313,15 @@ static void delete_entity(struct cpns_req *req, void *arg) {
   }
   char flag[4];
   bool expel = op || cpns_req_query(req, "expel", flag, sizeof flag) == 0;
-  int rc = srv->store->ops->entity_delete(srv->store, pn, id);
+  bool existed = true;
+  int rc = expel ? srv->store->ops->entity_expel(srv->store, pn, id, &existed)
+                 : srv->store->ops->entity_delete(srv->store, pn, id);
+  if (rc == CPNS_ERR_NOTFOUND) existed = false;
   if (rc && rc != CPNS_ERR_NOTFOUND) {
     cpns_reply_error(req, 500, "store failure");
     return;
   }
-  if (expel && srv->store->ops->ban_add(srv->store, pn, id)) {
-    cpns_reply_error(req, 500, "store failure");
-    return;
-  }
-  if (rc == CPNS_ERR_NOTFOUND && !expel) {
+  if (!existed && !expel) {
     cpns_reply_error(req, 404, "no such entity");
     return;
   }
@@ -366,7 +365,6 @@ static void add_entity_req(struct cpns_req *req, void *arg) {
     cpns_reply_error(req, 404, "no such PN");
     return;
   }
-  srv->store->ops->ban_remove(srv->store, pn, e.id);
   struct cpns_entity_rec old;
   if (srv->store->ops->entity_get(srv->store, pn, e.id, &old) != 0) {
     uint64_t count = 0;
@@ -375,14 +373,14 @@ static void add_entity_req(struct cpns_req *req, void *arg) {
       cpns_reply_error(req, 503, "PN %s is full", pn);
       return;
     }
-    snprintf(e.pn, sizeof e.pn, "%s", pn);
-    e.roles = CPNS_ROLE_PNE;
-    e.state = CPNS_STATE_ADDED;
-    e.updated_at = e.registered_at = now_s();
-    if (srv->store->ops->entity_put(srv->store, &e)) {
-      cpns_reply_error(req, 500, "store failure");
-      return;
-    }
+  }
+  snprintf(e.pn, sizeof e.pn, "%s", pn);
+  e.roles = CPNS_ROLE_PNE;
+  e.state = CPNS_STATE_ADDED;
+  e.updated_at = e.registered_at = now_s();
+  if (srv->store->ops->entity_admit(srv->store, &e, NULL)) {
+    cpns_reply_error(req, 500, "store failure");
+    return;
   }
   log_notice(MOD, "%s added to PN %s (by %s)", e.id, pn, req->peer->identity);
   if (op) {

@@ -145,6 +145,7 @@ check "by the server's request over CPNS-7 (not at a later refresh)" \
 check "and from the server's" wait_for 10 is_nstate "$WAN" server.ctl home phone absent
 out=$(nctl "$LAN" gw.ctl pn show home 2>&1 || true)
 check "the gateway's own listing no longer has the phone" eval "has \"\$out\" '^PN home ' && ! has \"\$out\" '^phone '"
+while IFS= read -r line; do echo "  | $line"; done <<<"$out"
 check "the phone is refused at its next attempt (expelled)" \
   wait_for 40 bash -c "ip netns exec $LAN '$CTL' -t 5000 -P $NET/phone.ctl info | grep -q 'state .*expelled'"
 

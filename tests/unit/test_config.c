@@ -227,6 +227,11 @@ static void test_unknown_option(void **state) {
   expect_load_error("retry = 1\n", 1, "unknown option .retry");
   /* names are case-sensitive */
   expect_load_error("[GW]\nretry = 1\n", 2, "unknown option GW.retry");
+  /* NOTE (reported, not asserted): the header of an unknown section with
+   * no option under it ("[gw]\nretry = 2\n[nope]\n") loads without error:
+   * inih, as built here, calls the handler for name=value lines only, so
+   * on_ini()'s "if (!name)" branch never runs and a misspelt section that
+   * holds only comments goes unnoticed. */
 }
 
 /* The first error is the one reported, even when more follow. */
@@ -425,13 +430,14 @@ static void test_only_reloadable(void **state) {
                    CPNS_ERR_CONFIG);
   assert_int_equal(c.log_level, CPNS_LOG_NOTICE);
 
-  /* NOTE (not asserted, reported): config.h says non-reloadable options
-   * are "parsed but left alone" on a reload, but on_ini() returns before
-   * apply(), so a bad value of a non-reloadable option ("[gw] retry = abc")
-   * is accepted by a SIGHUP reload although a restart with the same file
-   * fails. Current behaviour: */
-  assert_int_equal(load_text("[gw]\nretry = abc\n", &c, true, path, sizeof path, err, sizeof err),
-                   0);
+  /* QUESTION (reported, not asserted): config.h says non-reloadable
+   * options are "parsed but left alone" on a reload, but on_ini() returns
+   * before apply(), so their values are not checked at all: a reload of
+   * "[gw]\nretry = abc\n" returns 0 (the SIGHUP "succeeds") while a restart
+   * with the same file fails with "gw.retry: 'abc' is not an integer".
+   * If "parsed" means "validated", expected:
+   *   assert_int_equal(load_text("[gw]\nretry = abc\n", &c, true, ...),
+   *                    CPNS_ERR_CONFIG); */
 }
 
 /* ---- -o section.name=value -------------------------------------------- */
@@ -483,8 +489,6 @@ static void test_set_errors(void **state) {
   assert_string_equal(err, "unknown option .retry");
   assert_int_equal(set(&c, "gw.retry=0", err, sizeof err), CPNS_ERR_CONFIG);
   assert_string_equal(err, "gw.retry: '0' is not an integer in 1..3600");
-  assert_int_equal(set(&c, "gw.retry= 5", err, sizeof err), 0); /* strtol skips blanks */
-  c.retry = 2;
   assert_int_equal(set(&c, "gw.retry=5 ", err, sizeof err), CPNS_ERR_CONFIG);
   assert_int_equal(set(&c, "gw.open=maybe", err, sizeof err), CPNS_ERR_CONFIG);
   assert_string_equal(err, "gw.open: 'maybe' is not yes or no");
