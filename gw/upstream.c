@@ -135,10 +135,25 @@ static void reconcile_answer(void *arg, int code, const json_t *body, const char
     json_t *e;
     json_array_foreach(json_object_get(body, "entities"), i, e) {
       const char *id = json_string_value(json_object_get(e, "id"));
+      const char *state = json_string_value(json_object_get(e, "state"));
       struct cpns_entity_rec local;
-      if (id && cpns_valid_id(id) &&
-          gw->store->ops->entity_get(gw->store, gw->conf.pn, id, &local) == CPNS_ERR_NOTFOUND)
+      if (!id || !cpns_valid_id(id) ||
+          gw->store->ops->entity_get(gw->store, gw->conf.pn, id, &local) != CPNS_ERR_NOTFOUND)
+        continue;
+      if (state && strcmp(state, "added") == 0) {
+        /* The operator let it in while we were away: adopt that. */
+        struct cpns_entity_rec add;
+        memset(&add, 0, sizeof add);
+        snprintf(add.pn, sizeof add.pn, "%s", gw->conf.pn);
+        snprintf(add.id, sizeof add.id, "%s", id);
+        add.roles = CPNS_ROLE_PNE;
+        add.state = CPNS_STATE_ADDED;
+        add.updated_at = add.registered_at = (int64_t)time(NULL);
+        if (gw->store->ops->entity_admit(gw->store, &add, NULL) == 0)
+          log_notice(MOD, "%s was added at the server while we were away", id);
+      } else {
         upstream__queue(gw, UP_ENT_DELETE, id);
+      }
     }
   } else {
     log_warn(MOD, "reconciliation read answered %d %s", code, diag);

@@ -50,6 +50,15 @@ check "all PNEs are back at a gateway restarted on the same port within 20 s" wa
   "for p in phone mp3-player; do '$CTL' -P $NET/gw.ctl get pns/home/entities/\$p | grep -q '\"online\"' || exit 1; done"
 echo "  (back after $((SECONDS - t0)) s)"
 
+# Operator changes made while the gateway is down reach it when it is back.
+kill9 gw
+check "with the gateway down, the operator adds a watch" ctl server.ctl pn add home watch Watch
+check "and expels the mp3 player" ctl server.ctl pn expel home mp3-player
+start_gw
+check "the restarted gateway adopts the watch" wait_for 15 is_state gw.ctl home watch added
+check "and applies the expulsion" wait_for 15 is_state gw.ctl home mp3-player absent
+check "the mp3 player stays out" bash -c "sleep 4; [ \"\$('$CTL' -P $NET/gw.ctl get pns/home/entities/mp3-player 2>&1 | grep -c online)\" = 0 ]"
+
 # Clean shutdown: SIGTERM ends each daemon with status 0 and removes its pid file.
 for d in phone gw server; do
   p=$(pid_of $d)
