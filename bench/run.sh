@@ -108,7 +108,8 @@ wait_bound $((peer_port + 1)) "$peer_pid"
 echo "cpns-server (pid $server_pid) on 127.0.0.1:$server_port," \
   "coap-server-openssl (pid $peer_pid) on 127.0.0.1:$((peer_port + 1))"
 coap_version=$(coap-server-openssl -? 2>&1 | sed -n 's/.* v\([0-9.]*\) .*/\1/p' | head -1 || true)
-echo "$(nproc) CPUs, $(uname -sr), libcoap $coap_version, $(openssl version | cut -d' ' -f1-2)"
+echo "$(nproc) CPUs, $(uname -sr), libcoap $coap_version, $(openssl version | cut -d' ' -f1-2)," \
+  "load average $(cut -d' ' -f1-3 /proc/loadavg) before the run"
 "$TOOL" run --server coaps://127.0.0.1:$server_port --keyring "$W/server.keys" \
   --server-pid "$server_pid" --database "$W/server.db" --stages "$stages" --pnes "$pnes" \
   --concurrency "$conc" --read-seconds "$reads" \

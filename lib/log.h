@@ -35,7 +35,8 @@ const char *cpns_log_level_name(int level);
 
 void cpns_log_write(int level, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void cpns_log_vwrite(int level, const char *module, const char *fmt, va_list ap);
+void cpns_log_vwrite(int level, const char *module, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 /* Returns true when a line may be written now at this call site; counts the
  * suppressed ones and reports them with the next line that gets through. */
 bool cpns_log_limit_take(struct cpns_log_limit *lim, unsigned burst, double per_sec,

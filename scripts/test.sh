@@ -12,5 +12,16 @@ cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DCPNS_SANITIZE=ON >/dev/nu
 cmake --build "$build" -j"$(nproc)"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+# Every decoder's fuzz target runs for a bounded time (clang's libFuzzer),
+# before the main suite so that its summary is the last thing printed.
+if command -v clang >/dev/null; then
+  fuzz=$top/build-fuzz
+  CC=clang cmake -S "$top" -B "$fuzz" -DCMAKE_BUILD_TYPE=Debug -DCPNS_SANITIZE=ON -DCPNS_FUZZ=ON \
+    -DCPNS_FUZZ_SECONDS="${CPNS_FUZZ_SECONDS:-20}" >/dev/null
+  cmake --build "$fuzz" -j"$(nproc)" --target $(cd "$top/tests/fuzz" && ls fuzz_*.c | sed 's/\.c$//') >/dev/null
+  (cd "$fuzz" && ctest -L fuzzrun --output-on-failure -j"$(nproc)")
+fi
+
 cd "$build"
-ctest --output-on-failure --timeout 300 -j"$(nproc)" "$@"
+ctest --output-on-failure --timeout 300 -j"$(nproc)" -LE fuzzrun "$@"

@@ -44,7 +44,7 @@ static void check_linkformat(const char *p, size_t len) {
   if (rc != 0) abort();
   if (!valid_id(e.id, CPNS_ID_MAX, 0) || !valid_id(e.pn, CPNS_ID_MAX, 1)) abort();
   if (e.roles == 0 || (e.roles & ~(unsigned)(CPNS_ROLE_GW | CPNS_ROLE_PNE))) abort();
-  if (e.port == 0 || e.host[0] != '\0' || e.first_seen || e.last_seen) abort();
+  if ((e.port == 0 && (e.roles & CPNS_ROLE_GW)) || e.host[0] != '\0' || e.first_seen || e.last_seen) abort();
   /* The id was copied, not made up: it is in the bytes looked at. */
   size_t seen = len < CPNS_LINKFORMAT_MAX_BYTES ? len : CPNS_LINKFORMAT_MAX_BYTES;
   if (!contains(p, seen, e.id)) abort();

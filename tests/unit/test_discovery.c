@@ -112,6 +112,8 @@ static void test_lf_missing(void **state) {
   (void)state;
   expect_rc("</cpns/v1/entity>;rt=cpns.gw;sp=5684", CPNS_ERR_INVAL);          /* no ep */
   expect_rc("</cpns/v1/entity>;rt=cpns.gw;ep=g", CPNS_ERR_INVAL);             /* no sp */
+  /* a PNE without a secure listener of its own advertises no sp */
+  expect_entity("</cpns/v1/entity>;rt=cpns.pne;ep=p", "p", "", CPNS_ROLE_PNE, 0);
   expect_rc("</cpns/v1/entity>;ep=g;sp=5684", CPNS_ERR_INVAL);                /* no rt */
   expect_rc("</cpns/v1/entity>;rt=\"core.rd cpns\";ep=g;sp=1", CPNS_ERR_INVAL); /* no role */
   expect_rc("</cpns/v1/entity>;rt=\"cpns.gwx\";ep=g;sp=1", CPNS_ERR_INVAL);
@@ -148,8 +150,8 @@ static void test_lf_bad_values(void **state) {
       "</cpns/v1/entity>;rt=cpns.gw;ep=a:b;sp=1",
       "</cpns/v1/entity>;rt=cpns.gw;ep=\"a,b\";sp=1",
       "</cpns/v1/entity>;rt=cpns.gw;ep=caf\xc3\xa9;sp=1",
-      "</cpns/v1/entity>;rt=cpns.gw;ep="
-      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa;sp=1", /* 65 */
+      /* a 65-byte ep */
+      "</cpns/v1/entity>;rt=cpns.gw;ep=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa;sp=1",
       "</cpns/v1/entity>;rt=cpns.gw;ep=g;pn=\"\";sp=1",
       "</cpns/v1/entity>;rt=cpns.gw;ep=g;pn=\"bad pn\";sp=1",
       "</cpns/v1/entity>;rt=cpns.gw;ep=g;sp=0",
