@@ -65,7 +65,23 @@ int pn__ensure_record(struct gw *gw) {
   p.lifetime = (uint32_t)gw->conf.lifetime;
   p.updated_at = p.created_at = now_s();
   p.expires_at = INT64_MAX; /* our own PN never expires here */
-  return gw->store->ops->pn_put(gw->store, &p);
+  int rc = gw->store->ops->pn_put(gw->store, &p);
+  if (rc) return rc;
+  /* The PN GW belongs to its PN's inventory too (spec 5.5.10), with both
+   * roles when this device is also a PNE (Appendix B.2). */
+  struct cpns_entity_rec e;
+  memset(&e, 0, sizeof e);
+  snprintf(e.pn, sizeof e.pn, "%s", gw->conf.pn);
+  snprintf(e.id, sizeof e.id, "%s", gw->conf.id);
+  snprintf(e.name, sizeof e.name, "%s", gw->conf.id);
+  snprintf(e.device_type, sizeof e.device_type, "gateway");
+  snprintf(e.addr, sizeof e.addr, "%s", gw->conf.listen);
+  e.roles = CPNS_ROLE_GW | (gw->conf.also_pne ? CPNS_ROLE_PNE : 0);
+  e.state = CPNS_STATE_ONLINE;
+  e.lifetime = (uint32_t)gw->conf.lifetime;
+  e.registered_at = e.updated_at = p.created_at;
+  e.expires_at = INT64_MAX; /* online while this process runs */
+  return gw->store->ops->entity_put(gw->store, &e);
 }
 
 static int add_entity_json(void *arg, const struct cpns_entity_rec *e) {
@@ -237,6 +253,10 @@ static void delete_entity(struct cpns_req *req, void *arg) {
   if (!valid_path_ids(req)) return;
   const char *pn = req->seg[1], *id = req->seg[3];
   bool self = req->peer && strcmp(req->peer->identity, id) == 0 && req->peer->role == CPNS_PEER_PNE;
+  if (strcmp(id, gw->conf.id) == 0) {
+    cpns_reply_error(req, 403, "the PN GW cannot be expelled from its own PN");
+    return;
+  }
   if (!self && !may_manage(gw, req)) {
     deny(req, "expel entities");
     return;

@@ -143,9 +143,13 @@ check "the expulsion reached the gateway: the phone is gone from its inventory" 
 check "by the server's request over CPNS-7 (not at a later refresh)" \
   grep -q "phone was expelled from PN home by server" "$NET/gw.log"
 check "and from the server's" wait_for 10 is_nstate "$WAN" server.ctl home phone absent
-out=$(nctl "$LAN" gw.ctl pn show home 2>&1 || true)
-check "the gateway's own listing no longer has the phone" eval "has \"\$out\" '^PN home ' && ! has \"\$out\" '^phone '"
-while IFS= read -r line; do echo "  | $line"; done <<<"$out"
+# The gateway's own listing: it answers, and without the phone.
+gw_lists_no_phone() {
+  local out
+  out=$(nctl "$LAN" gw.ctl pn show home 2>&1) || return 1
+  has "$out" '^PN home ' && ! has "$out" '^phone '
+}
+check "the gateway's own listing no longer has the phone" wait_for 10 gw_lists_no_phone
 check "the phone is refused at its next attempt (expelled)" \
   wait_for 40 bash -c "ip netns exec $LAN '$CTL' -t 5000 -P $NET/phone.ctl info | grep -q 'state .*expelled'"
 

@@ -10,6 +10,10 @@ check "gateway inventory lists three online PNEs" bash -c "[ \$('$CTL' -P $NET/g
 check "server inventory has them too" wait_for 10 is_state server.ctl home phone online
 check "server lists the PN as online" bash -c "'$CTL' -P $NET/server.ctl pn list | grep -q 'home .* online'"
 check "the phone discovered the gateway and its role" bash -c "'$CTL' -P $NET/phone.ctl neighbors | grep -q '^gw-home .* gw '"
+check "the PN GW is in its PN's inventory with its role" bash -c "'$CTL' -P $NET/gw.ctl pn show home | grep -q '^gw-home .* gw  *online'"
+check "and so at the server" wait_for 10 is_state server.ctl home gw-home online
+out=$("$CTL" -P "$NET/phone.ctl" pn expel home gw-home 2>&1 || true)
+check "the PN GW cannot be expelled from its own PN (4.03)" has "$out" '4\.03'
 check "a PNE reads its local PN through its gateway" bash -c "'$CTL' -P $NET/phone.ctl pn show home | grep -q set-top-box"
 check "the server reaches the gateway over CPNS-7" bash -c "'$CTL' -P $NET/server.ctl pn gw home | grep -q 'you .*server'"
 
