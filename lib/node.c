@@ -842,8 +842,15 @@ static int on_event(coap_session_t *session, const coap_event_t event) {
   case COAP_EVENT_SESSION_CONNECTED:
     run_hooks(node, session, true);
     break;
-  case COAP_EVENT_DTLS_CLOSED:
   case COAP_EVENT_DTLS_ERROR:
+    if (coap_session_get_type(session) == COAP_SESSION_TYPE_SERVER) {
+      char addr[CPNS_ADDR_MAX];
+      cpns_session_addr(session, addr, sizeof addr);
+      /* Most often a wrong or revoked key; never log what was presented. */
+      CPNS_LOG_RL(CPNS_LOG_NOTICE, node->name, "%s: DTLS handshake failed (wrong key?)", addr);
+    }
+    /* fall through */
+  case COAP_EVENT_DTLS_CLOSED:
   case COAP_EVENT_SESSION_CLOSED:
   case COAP_EVENT_SESSION_FAILED:
   case COAP_EVENT_SERVER_SESSION_DEL:

@@ -54,6 +54,7 @@ out=$(timeout 10 coap-client-openssl -B 2 -u admin -k wrongkey -m get "$URI/pns"
 check "a wrong key gets no answer" bash -c "! grep -q '^{' <<<'$out' && ! grep -q 'home' <<<'$out'"
 out=$(timeout 10 coap-client-openssl -B 2 -u nobody -k whatever -m get "$URI/pns" 2>&1 || true)
 check "an unknown identity gets no answer" bash -c "! grep -q 'home' <<<'$out'"
+check "failed handshakes are logged" grep -Eq "DTLS handshake failed|unknown PSK identity" "$NET/server.log"
 out=$(timeout 10 coap-client-openssl -B 2 -m get "coap://127.0.0.1:24680/cpns/v1/pns" 2>&1 || true)
 check "plain CoAP to the DTLS port gets no answer" bash -c "! grep -q 'home' <<<'$out'"
 
