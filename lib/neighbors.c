@@ -11,6 +11,10 @@
 
 struct cpns_neighbors {
   struct cpns_node *node;
+  char id[CPNS_ID_MAX + 1];
+  char pn[CPNS_ID_MAX + 1];
+  unsigned roles;
+  uint16_t secure_port;
   struct cpns_discovery *disc;
   char rt_filter[32];
   char unicast[128];
@@ -32,22 +36,39 @@ void cpns_neighbors_search(struct cpns_neighbors *nb) {
 
 static void on_timer(void *arg) { cpns_neighbors_search(arg); }
 
+/* (Re)writes our /.well-known/core link from what we are now. */
+static int advertise(struct cpns_neighbors *nb) {
+  char attrs[256], rt[40] = "";
+  if (nb->roles & CPNS_ROLE_GW) strcat(rt, "cpns.gw");
+  if (nb->roles & CPNS_ROLE_PNE) strcat(rt, rt[0] ? " cpns.pne" : "cpns.pne");
+  char sp[16] = "";
+  if (nb->secure_port) snprintf(sp, sizeof sp, ";sp=%u", (unsigned)nb->secure_port);
+  int n = snprintf(attrs, sizeof attrs, "rt=\"%s\";ep=\"%s\"%s%s%s%s;ct=\"60 50\"", rt, nb->id,
+                   nb->pn[0] ? ";pn=\"" : "", nb->pn, nb->pn[0] ? "\"" : "", sp);
+  if (n < 0 || (size_t)n >= sizeof attrs) return CPNS_ERR_TOOBIG;
+  return cpns_node_add_link(nb->node, "entity", attrs);
+}
+
+int cpns_neighbors_set_pn(struct cpns_neighbors *nb, const char *pn) {
+  if (!nb) return 0;
+  snprintf(nb->pn, sizeof nb->pn, "%s", pn ? pn : "");
+  return advertise(nb);
+}
+
 int cpns_neighbors_start(struct cpns_node *node, const struct cpns_neighbors_config *cfg,
                          struct cpns_neighbors **out) {
-  char attrs[256], rt[40] = "";
-  if (cfg->self_roles & CPNS_ROLE_GW) strcat(rt, "cpns.gw");
-  if (cfg->self_roles & CPNS_ROLE_PNE) strcat(rt, rt[0] ? " cpns.pne" : "cpns.pne");
-  char sp[16] = "";
-  if (cfg->secure_port) snprintf(sp, sizeof sp, ";sp=%u", (unsigned)cfg->secure_port);
-  int n = snprintf(attrs, sizeof attrs, "rt=\"%s\";ep=\"%s\"%s%s%s%s;ct=\"60 50\"", rt,
-                   cfg->self_id, cfg->self_pn[0] ? ";pn=\"" : "", cfg->self_pn,
-                   cfg->self_pn[0] ? "\"" : "", sp);
-  if (n < 0 || (size_t)n >= sizeof attrs) return CPNS_ERR_TOOBIG;
-  int rc = cpns_node_add_link(node, "entity", attrs);
-  if (rc) return rc;
   struct cpns_neighbors *nb = calloc(1, sizeof *nb);
   if (!nb) return CPNS_ERR_NOMEM;
   nb->node = node;
+  snprintf(nb->id, sizeof nb->id, "%s", cfg->self_id);
+  snprintf(nb->pn, sizeof nb->pn, "%s", cfg->self_pn ? cfg->self_pn : "");
+  nb->roles = cfg->self_roles;
+  nb->secure_port = cfg->secure_port;
+  int rc = advertise(nb);
+  if (rc) {
+    free(nb);
+    return rc;
+  }
   nb->period = cfg->period;
   snprintf(nb->rt_filter, sizeof nb->rt_filter, "%s", cfg->rt_filter ? cfg->rt_filter : "cpns.*");
   snprintf(nb->unicast, sizeof nb->unicast, "%s", cfg->unicast ? cfg->unicast : "");

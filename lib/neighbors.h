@@ -26,6 +26,8 @@ struct cpns_neighbors;
 int cpns_neighbors_start(struct cpns_node *node, const struct cpns_neighbors_config *cfg,
                          struct cpns_neighbors **out);
 void cpns_neighbors_free(struct cpns_neighbors *nb);
+/* Advertises another PN from now on (a PNE that joined one). */
+int cpns_neighbors_set_pn(struct cpns_neighbors *nb, const char *pn);
 /* Runs a search round now (also done every period). */
 void cpns_neighbors_search(struct cpns_neighbors *nb);
 /* {"neighbors":[{"id","pn","roles","host","port","first_seen","last_seen"}...]} */

@@ -998,6 +998,9 @@ int cpns_node_new(const struct cpns_node_config *cfg, struct cpns_node **out, ch
   coap_context_set_max_handshake_sessions(node->ctx, (unsigned)node->lim.max_handshakes);
   coap_context_set_session_timeout(node->ctx, (unsigned)node->lim.session_timeout);
   if (node->lim.keepalive > 0) coap_context_set_keepalive(node->ctx, (unsigned)node->lim.keepalive);
+  /* Without this, libcoap ignores the per-resource multicast flags set on
+   * /.well-known/core below and delays every multicast answer by up to 5 s. */
+  coap_mcast_per_resource(node->ctx);
   coap_register_response_handler(node->ctx, on_response);
   coap_register_nack_handler(node->ctx, on_nack);
   coap_register_event_handler(node->ctx, on_event);
@@ -1032,7 +1035,8 @@ int cpns_node_new(const struct cpns_node_config *cfg, struct cpns_node **out, ch
       const char *ifn = cfg->mcast_ifname && *cfg->mcast_ifname ? cfg->mcast_ifname : NULL;
       if (coap_join_mcast_group_intf(node->ctx, "224.0.1.187", ifn))
         log_warn(node->name, "cannot join 224.0.1.187%s%s", ifn ? " on " : "", ifn ? ifn : "");
-      if (coap_join_mcast_group_intf(node->ctx, "ff02::fd", ifn))
+      /* An IPv4 listener cannot take the IPv6 group. */
+      if (a.addr.sa.sa_family == AF_INET6 && coap_join_mcast_group_intf(node->ctx, "ff02::fd", ifn))
         log_info(node->name, "cannot join ff02::fd%s%s", ifn ? " on " : "", ifn ? ifn : "");
     }
   }
@@ -1118,12 +1122,18 @@ int cpns_node_route(struct cpns_node *node, coap_pdu_code_t method, const char *
 }
 
 int cpns_node_add_link(struct cpns_node *node, const char *path, const char *attrs) {
-  if (node->nlinks >= NODE_MAX_LINKS) return CPNS_ERR_LIMIT;
-  struct link *l = &node->links[node->nlinks];
+  struct link *l = NULL;
+  for (unsigned i = 0; i < node->nlinks && !l; i++)
+    if (strcmp(node->links[i].path, path) == 0) l = &node->links[i]; /* replace */
+  if (!l) {
+    if (node->nlinks >= NODE_MAX_LINKS) return CPNS_ERR_LIMIT;
+    l = &node->links[node->nlinks];
+  }
   if (strlen(path) >= sizeof l->path || strlen(attrs) >= sizeof l->attrs) return CPNS_ERR_TOOBIG;
+  bool is_new = l == &node->links[node->nlinks];
   snprintf(l->path, sizeof l->path, "%s", path);
   snprintf(l->attrs, sizeof l->attrs, "%s", attrs);
-  node->nlinks++;
+  if (is_new) node->nlinks++;
   return 0;
 }
 

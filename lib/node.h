@@ -97,7 +97,8 @@ void cpns_node_limits_default(struct cpns_node_limits *lim);
 int cpns_node_route(struct cpns_node *node, coap_pdu_code_t method, const char *pattern,
                     cpns_handler_fn fn, void *arg);
 /* Lists a resource in /.well-known/core: path relative to /cpns/v1 ("" for the
- * prefix itself) and the link attributes as written, e.g. rt="cpns.gw";ep="x". */
+ * prefix itself) and the link attributes as written, e.g. rt="cpns.gw";ep="x".
+ * Adding a path again replaces its attributes. */
 int cpns_node_add_link(struct cpns_node *node, const char *path, const char *attrs);
 
 int cpns_node_every(struct cpns_node *node, long interval_ms, cpns_timer_fn fn, void *arg);

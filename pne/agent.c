@@ -100,6 +100,7 @@ static void registered(void *arg, int code, const json_t *body, const char *diag
                             : p->conf.lifetime;
   if (p->state != PNE_REGISTERED) {
     log_notice(MOD, "registered in PN %s via %s (lifetime %lds)", p->pn, p->gw_uri, p->granted_lifetime);
+    cpns_neighbors_set_pn(p->neighbors, p->pn);
     p->last_error[0] = '\0';
     save_state(p);
   }

@@ -163,8 +163,8 @@ if command -v coap-client-openssl >/dev/null; then
   done
   check "multicast GET /.well-known/core: the gateway answers rt=\"cpns.gw\" with its secure port" \
     mc_has all 'rt="cpns\.gw";ep="gw-home";pn="home";sp=5684'
-  check "multicast GET /.well-known/core: each PNE answers rt=\"cpns.pne\", without sp" \
-    eval "mc_has all 'rt=\"cpns\.pne\";ep=\"phone\";ct=' && mc_has all 'rt=\"cpns\.pne\";ep=\"mp3-player\";ct='"
+  check "multicast GET /.well-known/core: each PNE answers rt=\"cpns.pne\" with the PN it joined, without sp" \
+    eval "mc_has all 'rt=\"cpns\.pne\";ep=\"phone\";pn=\"home\";ct=' && mc_has all 'rt=\"cpns\.pne\";ep=\"mp3-player\";pn=\"home\";ct='"
   check "multicast ?rt=cpns.gw: only the gateway answers with a link" \
     eval "mc_has gw 'ep=\"gw-home\"' && ! mc_has gw 'cpns\.pne'"
   check "multicast ?rt=cpns.pne: only the PNEs answer with a link" \
