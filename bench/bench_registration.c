@@ -242,8 +242,8 @@ static double connect_range(struct bench *b, const char *uri, struct gw *gws, si
   return b->failed ? -1 : since_s(t0);
 }
 
-/* Closes every session in gws[0..n), a few at a time with a pause
- * between (BENCH_CLOSE_BATCH): a thousand close_notify alerts at once would overflow the
+/* Closes every session in gws[0..n), BENCH_CLOSE_BATCH at a time with a
+ * pause between: a thousand close_notify alerts at once overflow the
  * server's UDP receive buffer, and a session whose alert was dropped stays
  * at the server until its session_timeout. */
 static void close_all(struct bench *b, struct gw *gws, size_t n) {

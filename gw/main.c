@@ -58,26 +58,10 @@ static const struct cpns_option gw_options[] = {
                "Most entities in the PN."),
     CPNS_OPT_I("limits", "pne_lifetime_max", S, pne_lifetime_max, "3600", 2, 86400, false,
                "Longest registration lifetime granted to a PNE."),
-    CPNS_OPT_I("limits", "max_sessions", S, limits.max_sessions, "512", 1, 100000, false,
-               "Most idle DTLS sessions kept."),
-    CPNS_OPT_I("limits", "max_handshakes", S, limits.max_handshakes, "32", 1, 10000, false,
-               "Most DTLS handshakes in progress at once."),
-    CPNS_OPT_I("limits", "session_timeout", S, limits.session_timeout, "300", 10, 86400, false,
-               "Seconds before an idle session is dropped."),
-    CPNS_OPT_I("limits", "max_pending", S, limits.max_pending, "1024", 1, 100000, false,
-               "Most relayed requests and changes in flight."),
-    CPNS_OPT_I("limits", "max_payload", S, limits.max_payload, "16384", 256, 1048576, false,
-               "Most bytes in one request body."),
-    CPNS_OPT_I("limits", "request_timeout_ms", S, limits.request_timeout_ms, "10000", 100, 600000,
-               false, "Give up on a request to the server after this many milliseconds."),
-    CPNS_OPT_I("limits", "ack_timeout_ms", S, limits.ack_timeout_ms, "1000", 100, 60000, false,
-               "CoAP ACK_TIMEOUT towards the server."),
-    CPNS_OPT_I("limits", "max_retransmit", S, limits.max_retransmit, "3", 0, 10, false,
-               "CoAP MAX_RETRANSMIT towards the server."),
+    CPNS_NODE_LIMIT_OPTIONS(S, "512", "32", "1024", "10000", "1000", "3"),
     CPNS_OPT_I("limits", "keepalive", S, limits.keepalive, "15", 0, 3600, false,
                "Seconds between pings on the server session (keeps NAT mappings); 0 = off."),
-    CPNS_OPT_L("log", "level", S, log_level, "notice", "Log level: err, warning, notice, info, debug."),
-    CPNS_OPT_S("log", "target", S, log_target, "stderr", "Where logs go: stderr or syslog."),
+    CPNS_LOG_OPTIONS(S),
 };
 #undef S
 
@@ -95,22 +79,8 @@ static void get_neighbors(struct cpns_req *req, void *arg) {
 static void on_hup(void *arg) {
   struct gw *gw = arg;
   cpns_daemon_reload(&gw->daemon);
-  char err[512];
-  struct cpns_keyring *kr;
-  if (cpns_keyring_load(gw->conf.keyring, (size_t)gw->conf.keyring_max, &kr, err, sizeof err)) {
-    log_err("gw", "keyring reload failed, keeping the old one: %s", err);
-    return;
-  }
-  cpns_node_set_keyring(gw->node, kr);
-  cpns_keyring_free(gw->keyring);
-  gw->keyring = kr;
-  log_notice("gw", "keyring reloaded: %zu identities", cpns_keyring_count(kr));
-}
-
-static uint16_t port_of(const char *hostport) {
-  coap_address_t a;
-  if (cpns_parse_hostport(hostport, &a, 5684)) return 0;
-  return coap_address_get_port(&a);
+  if (!gw->conf.plain)
+    cpns_daemon_reload_keyring(gw->node, gw->conf.keyring, (size_t)gw->conf.keyring_max, &gw->keyring);
 }
 
 int main(int argc, char **argv) {
@@ -165,11 +135,11 @@ int main(int argc, char **argv) {
       .self_id = gw.conf.id,
       .self_pn = gw.conf.pn,
       .self_roles = CPNS_ROLE_GW | (gw.conf.also_pne ? CPNS_ROLE_PNE : 0),
-      .secure_port = port_of(gw.conf.listen),
+      .secure_port = cpns_daemon_port_of(gw.conf.listen, 5684),
       .rt_filter = "cpns.*",
       .period = gw.conf.discovery ? gw.conf.discovery_period : 0,
       .unicast = gw.conf.discovery_unicast[0] ? gw.conf.discovery_unicast : NULL,
-      .discovery = {.port = port_of(gw.conf.discovery_listen),
+      .discovery = {.port = cpns_daemon_port_of(gw.conf.discovery_listen, 5683),
                     .ifname = gw.conf.interface[0] ? gw.conf.interface : NULL,
                     .max_entries = (size_t)gw.conf.max_neighbors,
                     .max_age = gw.conf.neighbor_max_age,

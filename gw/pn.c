@@ -52,6 +52,18 @@ static bool valid_path_ids(struct cpns_req *req) {
   return true;
 }
 
+/* A request about another PN goes to the server, which knows it and decides
+ * (CPNS-2); the server itself only ever asks about ours. Returns true when
+ * the request was answered here or relayed. */
+static bool relayed_if_remote(struct gw *gw, struct cpns_req *req) {
+  if (is_mine(gw, req->seg[1])) return false;
+  if (from_server(req))
+    cpns_reply_error(req, 404, "not this gateway's PN");
+  else
+    cpns_relay(req, upstream__session(gw));
+  return true;
+}
+
 int pn__ensure_record(struct gw *gw) {
   struct cpns_pn_rec p;
   memset(&p, 0, sizeof p);
@@ -127,14 +139,7 @@ static void get_pn(struct cpns_req *req, void *arg) {
     deny(req, "read PN inventories");
     return;
   }
-  if (!is_mine(gw, req->seg[1])) {
-    if (from_server(req)) {
-      cpns_reply_error(req, 404, "not this gateway's PN");
-      return;
-    }
-    cpns_relay(req, upstream__session(gw));
-    return;
-  }
+  if (relayed_if_remote(gw, req)) return;
   struct cpns_pn_rec p;
   if (gw->store->ops->pn_get(gw->store, gw->conf.pn, &p)) {
     cpns_reply_error(req, 500, "store failure");
@@ -157,14 +162,7 @@ static void get_entity(struct cpns_req *req, void *arg) {
     deny(req, "read PN inventories");
     return;
   }
-  if (!is_mine(gw, req->seg[1])) {
-    if (from_server(req)) {
-      cpns_reply_error(req, 404, "not this gateway's PN");
-      return;
-    }
-    cpns_relay(req, upstream__session(gw));
-    return;
-  }
+  if (relayed_if_remote(gw, req)) return;
   struct cpns_entity_rec e;
   int rc = gw->store->ops->entity_get(gw->store, gw->conf.pn, req->seg[3], &e);
   if (rc) {
@@ -261,14 +259,7 @@ static void delete_entity(struct cpns_req *req, void *arg) {
     deny(req, "expel entities");
     return;
   }
-  if (!is_mine(gw, pn)) {
-    if (from_server(req)) {
-      cpns_reply_error(req, 404, "not this gateway's PN");
-      return;
-    }
-    cpns_relay(req, upstream__session(gw));
-    return;
-  }
+  if (relayed_if_remote(gw, req)) return;
   bool existed = true;
   int rc = self ? gw->store->ops->entity_delete(gw->store, pn, id)
                 : gw->store->ops->entity_expel(gw->store, pn, id, &existed);
@@ -297,14 +288,7 @@ static void add_entity(struct cpns_req *req, void *arg) {
     deny(req, "add entities");
     return;
   }
-  if (!is_mine(gw, pn)) {
-    if (from_server(req)) {
-      cpns_reply_error(req, 404, "not this gateway's PN");
-      return;
-    }
-    cpns_relay(req, upstream__session(gw));
-    return;
-  }
+  if (relayed_if_remote(gw, req)) return;
   static const char *const fields[] = {"id", "name", NULL};
   struct cpns_entity_rec e;
   memset(&e, 0, sizeof e);
@@ -354,14 +338,7 @@ static void delete_pn(struct cpns_req *req, void *arg) {
     deny(req, "remove the PN");
     return;
   }
-  if (!is_mine(gw, req->seg[1])) {
-    if (from_server(req)) {
-      cpns_reply_error(req, 404, "not this gateway's PN");
-      return;
-    }
-    cpns_relay(req, upstream__session(gw));
-    return;
-  }
+  if (relayed_if_remote(gw, req)) return;
   if (gw->store->ops->pn_delete(gw->store, gw->conf.pn) || pn__ensure_record(gw)) {
     cpns_reply_error(req, 500, "store failure");
     return;

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "keyring.h"
 #include "log.h"
+#include "node.h"
 
 static void usage(const struct cpns_daemon *d, FILE *out) {
   fprintf(out,
@@ -129,4 +131,24 @@ int cpns_daemon_detach(struct cpns_daemon *d, const char *pid_file) {
     fclose(f);
   }
   return 0;
+}
+
+void cpns_daemon_reload_keyring(struct cpns_node *node, const char *path, size_t max_entries,
+                                struct cpns_keyring **keyring) {
+  char err[512];
+  struct cpns_keyring *kr;
+  if (cpns_keyring_load(path, max_entries, &kr, err, sizeof err)) {
+    log_err("daemon", "keyring reload failed, keeping the old one: %s", err);
+    return;
+  }
+  cpns_node_set_keyring(node, kr);
+  cpns_keyring_free(*keyring);
+  *keyring = kr;
+  log_notice("daemon", "keyring reloaded: %zu identities", cpns_keyring_count(kr));
+}
+
+uint16_t cpns_daemon_port_of(const char *hostport, uint16_t dflt) {
+  coap_address_t a;
+  if (cpns_parse_hostport(hostport, &a, dflt)) return 0;
+  return coap_address_get_port(&a);
 }

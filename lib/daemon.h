@@ -6,6 +6,7 @@
 #define CPNS_DAEMON_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "config.h"
 
@@ -26,6 +27,39 @@ struct cpns_daemon {
 int cpns_daemon_init(struct cpns_daemon *d, int argc, char **argv);
 /* Re-reads the reloadable options (SIGHUP); logs what failed. */
 void cpns_daemon_reload(struct cpns_daemon *d);
+/* The [limits] options of every node (see cpns_node_limits), with each
+ * daemon's defaults, and the [log] options: declared once for all daemons. */
+#define CPNS_NODE_LIMIT_OPTIONS(S, sessions, handshakes, pending, timeout_ms, ack_ms, retransmit) \
+  CPNS_OPT_I("limits", "max_sessions", S, limits.max_sessions, sessions, 1, 1000000, false,       \
+             "Most idle DTLS sessions kept."),                                                   \
+  CPNS_OPT_I("limits", "max_handshakes", S, limits.max_handshakes, handshakes, 1, 100000, false,  \
+             "Most DTLS handshakes in progress at once."),                                       \
+  CPNS_OPT_I("limits", "session_timeout", S, limits.session_timeout, "300", 10, 86400, false,     \
+             "Seconds before an idle session is dropped."),                                      \
+  CPNS_OPT_I("limits", "max_pending", S, limits.max_pending, pending, 1, 1000000, false,          \
+             "Most outgoing requests, relayed requests and deferred replies at once."),           \
+  CPNS_OPT_I("limits", "max_payload", S, limits.max_payload, "16384", 256, 1048576, false,        \
+             "Most bytes in one request body."),                                                 \
+  CPNS_OPT_I("limits", "request_timeout_ms", S, limits.request_timeout_ms, timeout_ms, 100,       \
+             600000, false, "Give up on an outgoing request after this many milliseconds."),     \
+  CPNS_OPT_I("limits", "ack_timeout_ms", S, limits.ack_timeout_ms, ack_ms, 100, 60000, false,     \
+             "CoAP ACK_TIMEOUT of the requests this daemon sends."),                             \
+  CPNS_OPT_I("limits", "max_retransmit", S, limits.max_retransmit, retransmit, 0, 10, false,      \
+             "CoAP MAX_RETRANSMIT of the requests this daemon sends.")
+
+#define CPNS_LOG_OPTIONS(S)                                                                     \
+  CPNS_OPT_L("log", "level", S, log_level, "notice", "Log level: err, warning, notice, info, debug."), \
+  CPNS_OPT_S("log", "target", S, log_target, "stderr", "Where logs go: stderr or syslog.")
+
+struct cpns_node;
+struct cpns_keyring;
+/* SIGHUP for a listener's keyring: loads path anew and hands it to node,
+ * freeing the old one; on failure logs why and keeps the old one. */
+void cpns_daemon_reload_keyring(struct cpns_node *node, const char *path, size_t max_entries,
+                                struct cpns_keyring **keyring);
+/* The port of "host:port" (dflt when it has none); 0 when it does not parse. */
+uint16_t cpns_daemon_port_of(const char *hostport, uint16_t dflt);
+
 /* Exit codes, as sysexits.h. */
 #define CPNS_EXIT_USAGE 64
 #define CPNS_EXIT_CONFIG 78

@@ -50,48 +50,18 @@ static const struct cpns_option pne_options[] = {
                "Most discovered entities remembered."),
     CPNS_OPT_I("discovery", "max_age", S, neighbor_max_age, "120", 1, 86400, false,
                "Forget a discovered entity not heard of for this many seconds."),
-    CPNS_OPT_I("limits", "max_sessions", S, limits.max_sessions, "32", 1, 10000, false,
-               "Most idle DTLS sessions kept."),
-    CPNS_OPT_I("limits", "max_handshakes", S, limits.max_handshakes, "8", 1, 1000, false,
-               "Most DTLS handshakes in progress at once."),
-    CPNS_OPT_I("limits", "session_timeout", S, limits.session_timeout, "300", 10, 86400, false,
-               "Seconds before an idle session is dropped."),
-    CPNS_OPT_I("limits", "max_pending", S, limits.max_pending, "64", 1, 10000, false,
-               "Most relayed requests in flight."),
-    CPNS_OPT_I("limits", "max_payload", S, limits.max_payload, "16384", 256, 1048576, false,
-               "Most bytes in one request body."),
-    CPNS_OPT_I("limits", "request_timeout_ms", S, limits.request_timeout_ms, "8000", 100, 600000,
-               false, "Give up on a request to the gateway after this many milliseconds."),
-    CPNS_OPT_I("limits", "ack_timeout_ms", S, limits.ack_timeout_ms, "1000", 100, 60000, false,
-               "CoAP ACK_TIMEOUT towards the gateway."),
-    CPNS_OPT_I("limits", "max_retransmit", S, limits.max_retransmit, "2", 0, 10, false,
-               "CoAP MAX_RETRANSMIT towards the gateway."),
+    CPNS_NODE_LIMIT_OPTIONS(S, "32", "8", "64", "8000", "1000", "2"),
     CPNS_OPT_I("limits", "keepalive", S, limits.keepalive, "15", 0, 3600, false,
                "Seconds between pings on the gateway session; 0 = off."),
-    CPNS_OPT_L("log", "level", S, log_level, "notice", "Log level: err, warning, notice, info, debug."),
-    CPNS_OPT_S("log", "target", S, log_target, "stderr", "Where logs go: stderr or syslog."),
+    CPNS_LOG_OPTIONS(S),
 };
 #undef S
 
 static void on_hup(void *arg) {
   struct pne *p = arg;
   cpns_daemon_reload(&p->daemon);
-  if (p->conf.local_plain) return;
-  char err[512];
-  struct cpns_keyring *kr;
-  if (cpns_keyring_load(p->conf.local_keyring, PNE_APP_KEYS_MAX, &kr, err, sizeof err)) {
-    log_err("pne", "keyring reload failed, keeping the old one: %s", err);
-    return;
-  }
-  cpns_node_set_keyring(p->node, kr);
-  cpns_keyring_free(p->keyring);
-  p->keyring = kr;
-}
-
-static uint16_t port_of(const char *hostport, uint16_t dflt) {
-  coap_address_t a;
-  if (cpns_parse_hostport(hostport, &a, dflt)) return 0;
-  return coap_address_get_port(&a);
+  if (!p->conf.local_plain)
+    cpns_daemon_reload_keyring(p->node, p->conf.local_keyring, PNE_APP_KEYS_MAX, &p->keyring);
 }
 
 int main(int argc, char **argv) {
@@ -136,7 +106,7 @@ int main(int argc, char **argv) {
       .rt_filter = "cpns.*",
       .period = p.conf.discovery ? p.conf.discovery_period : 0,
       .unicast = p.conf.discovery_unicast[0] ? p.conf.discovery_unicast : NULL,
-      .discovery = {.port = port_of(p.conf.discovery_listen, 5683),
+      .discovery = {.port = cpns_daemon_port_of(p.conf.discovery_listen, 5683),
                     .ifname = p.conf.interface[0] ? p.conf.interface : NULL,
                     .max_entries = (size_t)p.conf.max_neighbors,
                     .max_age = p.conf.neighbor_max_age,

@@ -31,40 +31,17 @@ static const struct cpns_option server_options[] = {
                "Most entities one PN may have."),
     CPNS_OPT_I("limits", "list_page_max", S, list_page_max, "100", 1, 1000, false,
                "Most PNs in one page of GET /pns."),
-    CPNS_OPT_I("limits", "max_sessions", S, limits.max_sessions, "4096", 1, 1000000, false,
-               "Most idle DTLS sessions kept."),
-    CPNS_OPT_I("limits", "max_handshakes", S, limits.max_handshakes, "128", 1, 100000, false,
-               "Most DTLS handshakes in progress at once."),
-    CPNS_OPT_I("limits", "session_timeout", S, limits.session_timeout, "300", 10, 86400, false,
-               "Seconds before an idle session is dropped."),
-    CPNS_OPT_I("limits", "max_pending", S, limits.max_pending, "4096", 1, 1000000, false,
-               "Most outgoing requests and deferred replies at once."),
-    CPNS_OPT_I("limits", "max_payload", S, limits.max_payload, "16384", 256, 1048576, false,
-               "Most bytes in one request body."),
-    CPNS_OPT_I("limits", "request_timeout_ms", S, limits.request_timeout_ms, "10000", 100, 600000,
-               false, "Give up on a request to a gateway after this many milliseconds."),
-    CPNS_OPT_I("limits", "ack_timeout_ms", S, limits.ack_timeout_ms, "2000", 100, 60000, false,
-               "CoAP ACK_TIMEOUT for requests the server sends."),
-    CPNS_OPT_I("limits", "max_retransmit", S, limits.max_retransmit, "4", 0, 10, false,
-               "CoAP MAX_RETRANSMIT for requests the server sends."),
-    CPNS_OPT_L("log", "level", S, log_level, "notice", "Log level: err, warning, notice, info, debug."),
-    CPNS_OPT_S("log", "target", S, log_target, "stderr", "Where logs go: stderr or syslog."),
+    CPNS_NODE_LIMIT_OPTIONS(S, "4096", "128", "4096", "10000", "2000", "4"),
+    CPNS_LOG_OPTIONS(S),
 };
 #undef S
 
 static void on_hup(void *arg) {
   struct server *srv = arg;
   cpns_daemon_reload(&srv->daemon);
-  char err[512];
-  struct cpns_keyring *kr;
-  if (cpns_keyring_load(srv->conf.keyring, (size_t)srv->conf.keyring_max, &kr, err, sizeof err)) {
-    log_err("server", "keyring reload failed, keeping the old one: %s", err);
-    return;
-  }
-  cpns_node_set_keyring(srv->node, kr);
-  cpns_keyring_free(srv->keyring);
-  srv->keyring = kr;
-  log_notice("server", "keyring reloaded: %zu identities", cpns_keyring_count(kr));
+  if (!srv->conf.plain)
+    cpns_daemon_reload_keyring(srv->node, srv->conf.keyring, (size_t)srv->conf.keyring_max,
+                               &srv->keyring);
 }
 
 int main(int argc, char **argv) {
