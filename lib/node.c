@@ -1207,7 +1207,12 @@ int cpns_node_step(struct cpns_node *node, long timeout_ms) {
     for (unsigned j = 0; j < node->nwatches; j++)
       if (fd == node->watches[j].fd) node->watches[j].fn(node->watches[j].arg, fd);
   }
-  coap_io_process(node->ctx, COAP_IO_NO_WAIT);
+  /* libcoap's timers ran in coap_io_prepare_epoll() above; here only its
+   * ready sockets are handled (coap_io_process() would walk every session a
+   * second time, which dominates the cost with many sessions). */
+  struct epoll_event cevs[NODE_EPOLL_EVENTS];
+  int cn = epoll_wait(node->coap_fd, cevs, NODE_EPOLL_EVENTS, 0);
+  if (cn > 0) coap_io_do_epoll(node->ctx, cevs, (size_t)cn);
   expire_pending(node);
   run_timers(node);
   return 0;

@@ -721,8 +721,15 @@ static void test_node_setup_errors(void **state) {
   memset(attrs, 'a', sizeof attrs - 1);
   attrs[sizeof attrs - 1] = '\0';
   assert_int_equal(cpns_node_add_link(n, "x", attrs), CPNS_ERR_TOOBIG);
+  /* the same path again replaces its link; new paths are bounded */
+  assert_int_equal(cpns_node_add_link(n, "x", "rt=\"x\""), 0);
+  assert_int_equal(cpns_node_add_link(n, "x", "rt=\"y\""), 0);
   unsigned links = 0;
-  while ((rc = cpns_node_add_link(n, "x", "rt=\"x\"")) == 0 && links < 10000) links++;
+  char path[16];
+  do {
+    snprintf(path, sizeof path, "p%u", links);
+    rc = cpns_node_add_link(n, path, "rt=\"x\"");
+  } while (rc == 0 && ++links < 10000);
   assert_int_equal(rc, CPNS_ERR_LIMIT);
 
   /* connect: bad URIs */
