@@ -16,7 +16,18 @@ while [ $# -gt 0 ]; do
 done
 mkdir -p "$dir"; chmod 700 "$dir"
 umask 077
-key() { openssl rand -hex 32; }
+# 256-bit keys. libcoap's coap-client takes a PSK as raw bytes on its command
+# line, so demo keys avoid 00 bytes and a trailing 0a: then anyone can follow
+# docs/protocol.md with coap-client (they lose about 0.03 bits).
+key() {
+  local k
+  while :; do
+    k=$(openssl rand -hex 32)
+    echo "$k" | grep -Eq '^([0-9a-f]{2})*00' && continue
+    case $k in *0a) continue;; esac
+    echo "$k"; return
+  done
+}
 names=(phone mp3-player set-top-box watch tablet camera speaker sensor)
 types=(phone mp3-player set-top-box watch tablet camera speaker sensor)
 admin=$(key); gwkey=$(key)
