@@ -69,10 +69,6 @@ static struct cpns_neighbors *g_neighbors;
 
 static void get_neighbors(struct cpns_req *req, void *arg) {
   (void)arg;
-  if (!req->peer) {
-    cpns_reply_error(req, 401, "authentication required");
-    return;
-  }
   cpns_reply(req, 205, cpns_neighbors_json(g_neighbors));
 }
 
@@ -98,6 +94,13 @@ int main(int argc, char **argv) {
   int ex = cpns_daemon_init(&gw.daemon, argc, argv);
   if (ex >= 0) return ex;
   char err[512];
+  if (gw.daemon.print_authz) {
+    gw.conf.listen[0] = '\0';
+    gw.conf.discovery = false;
+    gw.conf.plain = true;
+    snprintf(gw.conf.server_uri, sizeof gw.conf.server_uri, "%s", "coap://127.0.0.1:1");
+    snprintf(gw.conf.database, sizeof gw.conf.database, "%s", ":memory:");
+  }
   if (!cpns_valid_id(gw.conf.id) || !cpns_valid_id(gw.conf.pn)) {
     log_err("gw", "gw.id and gw.pn must be ids ([A-Za-z0-9._-], 1..64)");
     return CPNS_EXIT_CONFIG;
@@ -126,7 +129,8 @@ int main(int argc, char **argv) {
     goto out;
   }
   if (pn__init(&gw) || upstream__init(&gw) ||
-      cpns_node_route(gw.node, COAP_REQUEST_CODE_GET, "neighbors", get_neighbors, &gw)) {
+      cpns_node_route_as(gw.node, COAP_REQUEST_CODE_GET, "neighbors", CPNS_REL_ANY, "read",
+                         get_neighbors, &gw)) {
     log_err("gw", "initialization failed");
     ex = CPNS_EXIT_SOFTWARE;
     goto out;
@@ -148,6 +152,11 @@ int main(int argc, char **argv) {
   if (cpns_neighbors_start(gw.node, &ncfg, &g_neighbors)) {
     log_err("gw", "cannot start discovery");
     ex = CPNS_EXIT_UNAVAILABLE;
+    goto out;
+  }
+  if (gw.daemon.print_authz) {
+    cpns_node_write_authz(gw.node, stdout);
+    ex = 0;
     goto out;
   }
   ex = cpns_daemon_detach(&gw.daemon, gw.conf.pid_file);

@@ -17,30 +17,31 @@ static int64_t now_s(void) { return (int64_t)time(NULL); }
 
 static bool is_mine(const struct gw *gw, const char *pn) { return strcmp(pn, gw->conf.pn) == 0; }
 
-/* A PNE that registered in this PN (an "added" one has not joined yet). */
-static bool is_member(struct gw *gw, const struct cpns_req *req) {
-  if (!req->peer || req->peer->role != CPNS_PEER_PNE) return false;
-  struct cpns_entity_rec e;
-  return gw->store->ops->entity_get(gw->store, gw->conf.pn, req->peer->identity, &e) == 0 &&
-         e.state != CPNS_STATE_ADDED;
-}
-
-/* Who may manage this PN: its member PNEs, the operator, and the server. */
-static bool may_manage(struct gw *gw, const struct cpns_req *req) {
-  if (!req->peer) return false;
-  if (req->peer->role == CPNS_PEER_OPERATOR || req->peer->role == CPNS_PEER_SERVER) return true;
-  return is_member(gw, req);
-}
-
 static bool from_server(const struct cpns_req *req) {
   return req->peer && req->peer->role == CPNS_PEER_SERVER;
 }
 
-static void deny(struct cpns_req *req, const char *what) {
-  if (!req->peer)
-    cpns_reply_error(req, 401, "authentication required");
-  else
-    cpns_reply_error(req, 403, "%s may not %s", req->peer->identity, what);
+/* The caller's relations, from its DTLS identity: the input of the
+ * authorization rules declared in pn__init. A member is a PNE registered in
+ * this gateway's PN (an "added" one has not joined yet). */
+static unsigned relations(const struct cpns_req *req, unsigned wanted, void *arg) {
+  struct gw *gw = arg;
+  const struct cpns_key_entry *p = req->peer;
+  switch (p->role) {
+  case CPNS_PEER_OPERATOR: return CPNS_REL_OPERATOR;
+  case CPNS_PEER_SERVER: return CPNS_REL_SERVER;
+  case CPNS_PEER_PNE: break;
+  default: return 0;
+  }
+  unsigned rel = 0;
+  if (req->nseg >= 4 && strcmp(req->seg[3], p->identity) == 0) rel |= CPNS_REL_SELF;
+  if (wanted & CPNS_REL_MEMBER) {
+    struct cpns_entity_rec e;
+    if (gw->store->ops->entity_get(gw->store, gw->conf.pn, p->identity, &e) == 0 &&
+        e.state != CPNS_STATE_ADDED)
+      rel |= CPNS_REL_MEMBER;
+  }
+  return rel;
 }
 
 static bool valid_path_ids(struct cpns_req *req) {
@@ -104,10 +105,6 @@ static int add_entity_json(void *arg, const struct cpns_entity_rec *e) {
 /* GET /entity: who this gateway is (answers CPNS-7 status requests too). */
 static void get_self(struct cpns_req *req, void *arg) {
   struct gw *gw = arg;
-  if (!req->peer) {
-    deny(req, "read");
-    return;
-  }
   uint64_t n = 0;
   gw->store->ops->entity_count(gw->store, gw->conf.pn, &n);
   unsigned roles = CPNS_ROLE_GW | (gw->conf.also_pne ? CPNS_ROLE_PNE : 0);
@@ -120,10 +117,6 @@ static void get_self(struct cpns_req *req, void *arg) {
 
 static void get_pns(struct cpns_req *req, void *arg) {
   struct gw *gw = arg;
-  if (!may_manage(gw, req)) {
-    deny(req, "list PNs");
-    return;
-  }
   struct cpns_pn_rec p;
   json_t *arr = json_array();
   if (gw->store->ops->pn_get(gw->store, gw->conf.pn, &p) == 0) json_array_append_new(arr, cpns_msg_pn(&p));
@@ -135,10 +128,6 @@ static void get_pns(struct cpns_req *req, void *arg) {
 static void get_pn(struct cpns_req *req, void *arg) {
   struct gw *gw = arg;
   if (!valid_path_ids(req)) return;
-  if (!may_manage(gw, req)) {
-    deny(req, "read PN inventories");
-    return;
-  }
   if (relayed_if_remote(gw, req)) return;
   struct cpns_pn_rec p;
   if (gw->store->ops->pn_get(gw->store, gw->conf.pn, &p)) {
@@ -158,10 +147,6 @@ static void get_pn(struct cpns_req *req, void *arg) {
 static void get_entity(struct cpns_req *req, void *arg) {
   struct gw *gw = arg;
   if (!valid_path_ids(req)) return;
-  if (!may_manage(gw, req)) {
-    deny(req, "read PN inventories");
-    return;
-  }
   if (relayed_if_remote(gw, req)) return;
   struct cpns_entity_rec e;
   int rc = gw->store->ops->entity_get(gw->store, gw->conf.pn, req->seg[3], &e);
@@ -178,16 +163,12 @@ static void put_entity(struct cpns_req *req, void *arg) {
   struct gw *gw = arg;
   if (!valid_path_ids(req)) return;
   const char *pn = req->seg[1], *id = req->seg[3];
-  if (!req->peer || req->peer->role != CPNS_PEER_PNE || strcmp(req->peer->identity, id) != 0) {
-    deny(req, "register another entity");
-    return;
-  }
   if (!is_mine(gw, pn)) {
     cpns_reply_error(req, 404, "this gateway serves PN %s", gw->conf.pn);
     return;
   }
   if (req->peer->pn[0] && strcmp(req->peer->pn, pn) != 0) {
-    deny(req, "join a PN other than its own");
+    cpns_reply_error(req, 403, "%s may not join a PN other than its own", id);
     return;
   }
   bool banned = false;
@@ -250,13 +231,9 @@ static void delete_entity(struct cpns_req *req, void *arg) {
   struct gw *gw = arg;
   if (!valid_path_ids(req)) return;
   const char *pn = req->seg[1], *id = req->seg[3];
-  bool self = req->peer && strcmp(req->peer->identity, id) == 0 && req->peer->role == CPNS_PEER_PNE;
+  bool self = req->peer->role == CPNS_PEER_PNE && strcmp(req->peer->identity, id) == 0;
   if (strcmp(id, gw->conf.id) == 0) {
     cpns_reply_error(req, 403, "the PN GW cannot be expelled from its own PN");
-    return;
-  }
-  if (!self && !may_manage(gw, req)) {
-    deny(req, "expel entities");
     return;
   }
   if (relayed_if_remote(gw, req)) return;
@@ -284,10 +261,6 @@ static void add_entity(struct cpns_req *req, void *arg) {
   struct gw *gw = arg;
   if (!valid_path_ids(req)) return;
   const char *pn = req->seg[1];
-  if (!may_manage(gw, req)) {
-    deny(req, "add entities");
-    return;
-  }
   if (relayed_if_remote(gw, req)) return;
   static const char *const fields[] = {"id", "name", NULL};
   struct cpns_entity_rec e;
@@ -334,10 +307,6 @@ static void add_entity(struct cpns_req *req, void *arg) {
 static void delete_pn(struct cpns_req *req, void *arg) {
   struct gw *gw = arg;
   if (!valid_path_ids(req)) return;
-  if (!may_manage(gw, req)) {
-    deny(req, "remove the PN");
-    return;
-  }
   if (relayed_if_remote(gw, req)) return;
   if (gw->store->ops->pn_delete(gw->store, gw->conf.pn) || pn__ensure_record(gw)) {
     cpns_reply_error(req, 500, "store failure");
@@ -353,8 +322,8 @@ static void delete_pn(struct cpns_req *req, void *arg) {
 static void readers(struct cpns_req *req, void *arg) {
   struct gw *gw = arg;
   if (!valid_path_ids(req)) return;
-  if (!may_manage(gw, req) || from_server(req) || !is_mine(gw, req->seg[1])) {
-    deny(req, "change who reads this PN");
+  if (!is_mine(gw, req->seg[1])) {
+    cpns_reply_error(req, 403, "%s may only change who reads its own PN", req->peer->identity);
     return;
   }
   cpns_relay(req, upstream__session(gw));
@@ -377,16 +346,28 @@ static void expire_tick(void *arg) {
 int pn__init(struct gw *gw) {
   struct cpns_node *n = gw->node;
   int rc = pn__ensure_record(gw);
-  rc |= cpns_node_route(n, COAP_REQUEST_CODE_GET, "entity", get_self, gw);
-  rc |= cpns_node_route(n, COAP_REQUEST_CODE_GET, "pns", get_pns, gw);
-  rc |= cpns_node_route(n, COAP_REQUEST_CODE_GET, "pns/*", get_pn, gw);
-  rc |= cpns_node_route(n, COAP_REQUEST_CODE_DELETE, "pns/*", delete_pn, gw);
-  rc |= cpns_node_route(n, COAP_REQUEST_CODE_GET, "pns/*/readers", readers, gw);
-  rc |= cpns_node_route(n, COAP_REQUEST_CODE_PUT, "pns/*/readers", readers, gw);
-  rc |= cpns_node_route(n, COAP_REQUEST_CODE_POST, "pns/*/entities", add_entity, gw);
-  rc |= cpns_node_route(n, COAP_REQUEST_CODE_GET, "pns/*/entities/*", get_entity, gw);
-  rc |= cpns_node_route(n, COAP_REQUEST_CODE_PUT, "pns/*/entities/*", put_entity, gw);
-  rc |= cpns_node_route(n, COAP_REQUEST_CODE_DELETE, "pns/*/entities/*", delete_entity, gw);
+  /* Who may manage the PN: its member PNEs, the operator, and the server. */
+  const unsigned managers = CPNS_REL_OPERATOR | CPNS_REL_SERVER | CPNS_REL_MEMBER;
+  cpns_node_set_relations(n, relations, gw);
+  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_GET, "entity", CPNS_REL_ANY, "read", get_self, gw);
+  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_GET, "pns", managers, "list PNs", get_pns, gw);
+  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_GET, "pns/*", managers, "read PN inventories",
+                           get_pn, gw);
+  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_DELETE, "pns/*", managers, "remove the PN",
+                           delete_pn, gw);
+  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_GET, "pns/*/readers",
+                           CPNS_REL_OPERATOR | CPNS_REL_MEMBER, "see who reads this PN", readers, gw);
+  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_PUT, "pns/*/readers",
+                           CPNS_REL_OPERATOR | CPNS_REL_MEMBER, "change who reads this PN", readers,
+                           gw);
+  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_POST, "pns/*/entities", managers, "add entities",
+                           add_entity, gw);
+  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_GET, "pns/*/entities/*", managers,
+                           "read PN inventories", get_entity, gw);
+  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_PUT, "pns/*/entities/*", CPNS_REL_SELF,
+                           "register another entity", put_entity, gw);
+  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_DELETE, "pns/*/entities/*",
+                           managers | CPNS_REL_SELF, "expel entities", delete_entity, gw);
   rc |= cpns_node_every(n, 1000, expire_tick, gw);
   return rc ? CPNS_ERR_STORE : 0;
 }

@@ -23,6 +23,7 @@ static void usage(const struct cpns_daemon *d, FILE *out) {
           "  -o SECTION.NAME=VALUE  override one option\n"
           "  -v, --verbose       log at debug level\n"
           "      --sample-config print a commented configuration with all defaults\n"
+          "      --authz-table   print who may call each resource (Markdown) and exit\n"
           "  -h, --help          this text\n"
           "  -V, --version       print the version\n\n"
           "Options (config file sections):\n",
@@ -44,6 +45,7 @@ int cpns_daemon_init(struct cpns_daemon *d, int argc, char **argv) {
       {"config", required_argument, NULL, 'c'}, {"foreground", no_argument, NULL, 'f'},
       {"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, 'V'},      {"sample-config", no_argument, NULL, 'S'},
+      {"authz-table", no_argument, NULL, 'A'},
       {NULL, 0, NULL, 0}};
   char err[512];
   if (cpns_config_defaults(d->options, d->noptions, d->conf)) {
@@ -70,6 +72,7 @@ int cpns_daemon_init(struct cpns_daemon *d, int argc, char **argv) {
     case 'h': usage(d, stdout); return 0;
     case 'V': printf("%s %s (CPNS protocol %s)\n", d->prog, CPNS_VERSION_STRING, CPNS_PROTOCOL_VERSION); return 0;
     case 'S': cpns_config_write_sample(stdout, d->prog, d->options, d->noptions); return 0;
+    case 'A': d->print_authz = true; break;
     default: usage(d, stderr); return CPNS_EXIT_USAGE;
     }
   }

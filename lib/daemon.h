@@ -18,6 +18,7 @@ struct cpns_daemon {
   void *conf;              /* the struct the options point into */
   char conf_path[4096];
   bool foreground;
+  bool print_authz;        /* --authz-table: print the rules and exit */
   int *log_level;          /* the conf field holding [log] level */
   const char *log_target;  /* the conf field holding [log] target: stderr|syslog */
 };

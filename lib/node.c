@@ -48,6 +48,9 @@ struct route {
   char seg[CPNS_MAX_SEGMENTS][CPNS_SEGMENT_MAX + 1];
   cpns_handler_fn fn;
   void *arg;
+  bool guarded;       /* declared with cpns_node_route_as: checked here */
+  unsigned allow;     /* CPNS_REL_* bits that may call it */
+  const char *action; /* "read this PN's inventory": for 4.03 texts */
 };
 
 struct link {
@@ -130,6 +133,8 @@ struct cpns_node {
   void (*on_hup)(void *);
   void *on_hup_arg;
   const struct cpns_key_entry *upstream_peer;
+  cpns_relations_fn relations;
+  void *relations_arg;
   bool has_source;
   coap_address_t source; /* local address of our client sessions */
 };
@@ -499,6 +504,23 @@ static struct cpns_node *node_of(coap_session_t *session) {
   return NULL;
 }
 
+/* The one place where a route's authorization rule is enforced: the caller's
+ * relations to the resource (computed by the daemon from the DTLS identity)
+ * must include one the rule allows. */
+static bool authorized(struct cpns_node *node, const struct route *r, struct cpns_req *req) {
+  unsigned rel = 0;
+  if (req->peer) {
+    rel |= CPNS_REL_ANY;
+    if (node->relations) rel |= node->relations(req, r->allow, node->relations_arg);
+  }
+  if (rel & r->allow) return true;
+  if (!req->peer)
+    cpns_reply_error(req, 401, "authentication required");
+  else
+    cpns_reply_error(req, 403, "%s may not %s", req->peer->identity, r->action);
+  return false;
+}
+
 /* Sends the stored reply of a deferred request when libcoap calls us again. */
 static bool finish_deferred(coap_resource_t *resource, coap_session_t *session,
                             const coap_pdu_t *pdu, coap_pdu_t *response) {
@@ -590,6 +612,7 @@ static void on_request(coap_resource_t *resource, coap_session_t *session, const
     if (!route_matches(r, req)) continue;
     path_known = true;
     if (r->method != req->method) continue;
+    if (r->guarded && !authorized(node, r, req)) goto done;
     r->fn(req, r->arg);
     if (!req->replied && !req->deferred) cpns_reply_error(req, 500, "no reply");
     goto done;
@@ -1119,6 +1142,56 @@ int cpns_node_route(struct cpns_node *node, coap_pdu_code_t method, const char *
   r->arg = arg;
   node->nroutes++;
   return 0;
+}
+
+int cpns_node_route_as(struct cpns_node *node, coap_pdu_code_t method, const char *pattern,
+                       unsigned allow, const char *action, cpns_handler_fn fn, void *arg) {
+  int rc = cpns_node_route(node, method, pattern, fn, arg);
+  if (rc) return rc;
+  struct route *r = &node->routes[node->nroutes - 1];
+  r->guarded = true;
+  r->allow = allow;
+  r->action = action;
+  return 0;
+}
+
+void cpns_node_set_relations(struct cpns_node *node, cpns_relations_fn fn, void *arg) {
+  node->relations = fn;
+  node->relations_arg = arg;
+}
+
+static const struct {
+  unsigned bit;
+  const char *name;
+} rel_names[] = {
+    {CPNS_REL_ANY, "any authenticated entity"},
+    {CPNS_REL_OPERATOR, "operator"},
+    {CPNS_REL_SERVER, "server (CPNS-7)"},
+    {CPNS_REL_GW_OF_PN, "the PN's own PN GW"},
+    {CPNS_REL_GW, "any PN GW (sees its own PN)"},
+    {CPNS_REL_READER, "a PN GW whose PN the owner lets read"},
+    {CPNS_REL_MEMBER, "PNE member of the PN"},
+    {CPNS_REL_SELF, "the PNE itself"},
+    {CPNS_REL_APP, "local application"},
+    {CPNS_REL_GATEWAY, "its PN GW (CPNS-6)"},
+};
+
+void cpns_node_write_authz(const struct cpns_node *node, FILE *out) {
+  fprintf(out, "| method | resource | who may call it | otherwise |\n|---|---|---|---|\n");
+  for (unsigned i = 0; i < node->nroutes; i++) {
+    const struct route *r = &node->routes[i];
+    if (!r->guarded) continue;
+    fprintf(out, "| %s | `/%s", method_name(r->method), CPNS_PATH_PREFIX);
+    for (unsigned j = 0; j < r->nseg; j++) fprintf(out, "/%s", r->seg[j]);
+    fprintf(out, "` | ");
+    bool first = true;
+    for (size_t j = 0; j < sizeof rel_names / sizeof rel_names[0]; j++)
+      if (r->allow & rel_names[j].bit) {
+        fprintf(out, "%s%s", first ? "" : ", ", rel_names[j].name);
+        first = false;
+      }
+    fprintf(out, " | 4.01 anonymous, 4.03 others |\n");
+  }
 }
 
 int cpns_node_add_link(struct cpns_node *node, const char *path, const char *attrs) {

@@ -14,6 +14,7 @@
 #include <coap3/coap.h>
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "codec.h"
 #include "keyring.h"
@@ -96,6 +97,34 @@ void cpns_node_limits_default(struct cpns_node_limits *lim);
  * First match wins. */
 int cpns_node_route(struct cpns_node *node, coap_pdu_code_t method, const char *pattern,
                     cpns_handler_fn fn, void *arg);
+/* Authorization. A daemon declares each route with the relations that may
+ * call it; the router checks them before the handler runs (4.01 for
+ * anonymous callers, 4.03 "<identity> may not <action>" for the others).
+ * The relations of a caller to a resource are computed by the daemon from
+ * the DTLS identity (req->peer) and the path, never from the payload. */
+enum cpns_relation {
+  CPNS_REL_ANY = 1u << 0,      /* any authenticated peer */
+  CPNS_REL_OPERATOR = 1u << 1, /* keyring role operator */
+  CPNS_REL_SERVER = 1u << 2,   /* the CPNS Server, on our own upstream session */
+  CPNS_REL_GW_OF_PN = 1u << 3, /* the PN GW bound to the PN in the path */
+  CPNS_REL_GW = 1u << 4,       /* any PN GW */
+  CPNS_REL_READER = 1u << 5,   /* a PN GW whose PN the path's PN lets read it */
+  CPNS_REL_MEMBER = 1u << 6,   /* a PNE registered in this PN */
+  CPNS_REL_SELF = 1u << 7,     /* the PNE named by the path's entity id */
+  CPNS_REL_APP = 1u << 8,      /* an application on this device (CPNS-5) */
+  CPNS_REL_GATEWAY = 1u << 9,  /* the PNE's gateway, on our own session (CPNS-6) */
+};
+/* Returns the relations of req's (authenticated) peer, at least those in
+ * wanted (others may be left out: they can cost a store read). */
+typedef unsigned (*cpns_relations_fn)(const struct cpns_req *req, unsigned wanted, void *arg);
+void cpns_node_set_relations(struct cpns_node *node, cpns_relations_fn fn, void *arg);
+/* cpns_node_route with its rule: allow is a set of CPNS_REL_*; action (a
+ * static string) completes "<identity> may not ...". */
+int cpns_node_route_as(struct cpns_node *node, coap_pdu_code_t method, const char *pattern,
+                       unsigned allow, const char *action, cpns_handler_fn fn, void *arg);
+/* Writes the authorization table of the guarded routes, in Markdown. */
+void cpns_node_write_authz(const struct cpns_node *node, FILE *out);
+
 /* Lists a resource in /.well-known/core: path relative to /cpns/v1 ("" for the
  * prefix itself) and the link attributes as written, e.g. rt="cpns.gw";ep="x".
  * Adding a path again replaces its attributes. */

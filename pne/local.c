@@ -10,22 +10,18 @@
 #include "msg.h"
 #include "pne.h"
 
-static bool allowed(struct cpns_req *req) {
-  if (!req->peer) {
-    cpns_reply_error(req, 401, "authentication required");
-    return false;
+/* The caller's relations, from its DTLS identity: applications of this
+ * device and operators act through this PNE; its gateway (on the session we
+ * opened, CPNS-6) and they may read. */
+static unsigned relations(const struct cpns_req *req, unsigned wanted, void *arg) {
+  (void)wanted;
+  (void)arg;
+  switch (req->peer->role) {
+  case CPNS_PEER_APP: return CPNS_REL_APP;
+  case CPNS_PEER_OPERATOR: return CPNS_REL_OPERATOR;
+  case CPNS_PEER_GW: return CPNS_REL_GATEWAY;
+  default: return 0;
   }
-  return true;
-}
-
-/* Only local applications and operators act through us; the gateway reads. */
-static bool local_caller(struct cpns_req *req) {
-  if (!allowed(req)) return false;
-  if (req->peer->role != CPNS_PEER_APP && req->peer->role != CPNS_PEER_OPERATOR) {
-    cpns_reply_error(req, 403, "%s may not act for this PNE", req->peer->identity);
-    return false;
-  }
-  return true;
 }
 
 static json_t *membership(const struct pne *p) {
@@ -36,7 +32,6 @@ static json_t *membership(const struct pne *p) {
 
 static void get_self(struct cpns_req *req, void *arg) {
   struct pne *p = arg;
-  if (!allowed(req)) return;
   json_t *doc = json_pack("{s:s, s:[s], s:s, s:s, s:s, s:o}", "id", p->conf.id, "roles", "pne",
                           "name", p->conf.name, "type", p->conf.type, "version",
                           CPNS_VERSION_STRING, "membership", membership(p));
@@ -45,20 +40,17 @@ static void get_self(struct cpns_req *req, void *arg) {
 
 static void get_neighbors(struct cpns_req *req, void *arg) {
   struct pne *p = arg;
-  if (!allowed(req)) return;
   cpns_reply(req, 205, cpns_neighbors_json(p->neighbors));
 }
 
 static void get_membership(struct cpns_req *req, void *arg) {
   struct pne *p = arg;
-  if (!allowed(req)) return;
   cpns_reply(req, 205, membership(p));
 }
 
 /* PUT /membership {"pn"}: join (the PN given, or the configured one). */
 static void put_membership(struct cpns_req *req, void *arg) {
   struct pne *p = arg;
-  if (!local_caller(req)) return;
   static const char *const fields[] = {"pn", NULL};
   char pn[CPNS_ID_MAX + 1] = "", err[CPNS_DIAG_MAX];
   if (req->body && (cpns_msg_only(req->body, fields, err, sizeof err) ||
@@ -85,14 +77,12 @@ static void leave_done(void *arg, int code, const char *diag) {
 /* DELETE /membership: leave the PN. */
 static void delete_membership(struct cpns_req *req, void *arg) {
   struct pne *p = arg;
-  if (!local_caller(req)) return;
   struct cpns_deferred *d = cpns_req_defer(req);
   if (d) agent__leave(p, leave_done, d);
 }
 
 static void relay(struct cpns_req *req, void *arg) {
   struct pne *p = arg;
-  if (!local_caller(req)) return;
   if (p->state != PNE_REGISTERED) {
     cpns_reply_error(req, 503, "not registered with a gateway (%s)", agent__state_name(p->state));
     return;
@@ -103,11 +93,17 @@ static void relay(struct cpns_req *req, void *arg) {
 int local__init(struct pne *p) {
   struct cpns_node *n = p->node;
   int rc = 0;
-  rc |= cpns_node_route(n, COAP_REQUEST_CODE_GET, "entity", get_self, p);
-  rc |= cpns_node_route(n, COAP_REQUEST_CODE_GET, "neighbors", get_neighbors, p);
-  rc |= cpns_node_route(n, COAP_REQUEST_CODE_GET, "membership", get_membership, p);
-  rc |= cpns_node_route(n, COAP_REQUEST_CODE_PUT, "membership", put_membership, p);
-  rc |= cpns_node_route(n, COAP_REQUEST_CODE_DELETE, "membership", delete_membership, p);
+  const unsigned local = CPNS_REL_APP | CPNS_REL_OPERATOR;
+  cpns_node_set_relations(n, relations, p);
+  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_GET, "entity", CPNS_REL_ANY, "read", get_self, p);
+  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_GET, "neighbors", CPNS_REL_ANY, "read",
+                           get_neighbors, p);
+  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_GET, "membership", CPNS_REL_ANY, "read",
+                           get_membership, p);
+  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_PUT, "membership", local, "act for this PNE",
+                           put_membership, p);
+  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_DELETE, "membership", local, "act for this PNE",
+                           delete_membership, p);
   static const struct {
     coap_pdu_code_t m;
     const char *path;
@@ -122,6 +118,6 @@ int local__init(struct pne *p) {
       {COAP_REQUEST_CODE_DELETE, "pns/*/entities/*"},
   };
   for (size_t i = 0; i < sizeof relayed / sizeof relayed[0]; i++)
-    rc |= cpns_node_route(n, relayed[i].m, relayed[i].path, relay, p);
+    rc |= cpns_node_route_as(n, relayed[i].m, relayed[i].path, local, "act for this PNE", relay, p);
   return rc ? CPNS_ERR_LIMIT : 0;
 }

@@ -83,8 +83,13 @@ int main(int argc, char **argv) {
     log_err("pne", "pne.id and pne.pn must be ids ([A-Za-z0-9._-], 1..64)");
     return CPNS_EXIT_CONFIG;
   }
+  if (p.daemon.print_authz) {
+    p.conf.local_listen[0] = '\0';
+    p.conf.local_plain = true;
+    p.conf.discovery = false;
+  }
   if (!p.conf.name[0]) snprintf(p.conf.name, sizeof p.conf.name, "%s", p.conf.id);
-  if (cpns_key_read_file(p.conf.key_file, p.key, err, sizeof err) ||
+  if ((!p.daemon.print_authz && cpns_key_read_file(p.conf.key_file, p.key, err, sizeof err)) ||
       (!p.conf.local_plain && cpns_keyring_load(p.conf.local_keyring, PNE_APP_KEYS_MAX, &p.keyring, err, sizeof err))) {
     log_err("pne", "%s", err);
     return CPNS_EXIT_CONFIG;
@@ -115,6 +120,11 @@ int main(int argc, char **argv) {
   if (cpns_neighbors_start(p.node, &ncfg, &p.neighbors) || local__init(&p) || agent__init(&p)) {
     log_err("pne", "initialization failed");
     ex = CPNS_EXIT_SOFTWARE;
+    goto out;
+  }
+  if (p.daemon.print_authz) {
+    cpns_node_write_authz(p.node, stdout);
+    ex = 0;
     goto out;
   }
   ex = cpns_daemon_detach(&p.daemon, p.conf.pid_file);

@@ -20,18 +20,27 @@ static bool is_operator(const struct cpns_req *req) {
   return req->peer && req->peer->role == CPNS_PEER_OPERATOR;
 }
 
-static bool is_gw_of(const struct cpns_req *req, const char *pn) {
-  return req->peer && req->peer->role == CPNS_PEER_GW && strcmp(req->peer->pn, pn) == 0;
+/* The caller's relations to the PN in the path (seg[1]), from its DTLS
+ * identity: the input of the authorization rules declared in
+ * inventory__init. A gateway reads another PN on behalf of its PNEs only
+ * when that PN's owner listed the asking PN among its readers. */
+static unsigned relations(const struct cpns_req *req, unsigned wanted, void *arg) {
+  struct server *srv = arg;
+  const struct cpns_key_entry *p = req->peer;
+  unsigned rel = 0;
+  if (p->role == CPNS_PEER_OPERATOR) rel |= CPNS_REL_OPERATOR;
+  if (p->role != CPNS_PEER_GW) return rel;
+  rel |= CPNS_REL_GW;
+  if (req->nseg < 2) return rel;
+  if (strcmp(p->pn, req->seg[1]) == 0) rel |= CPNS_REL_GW_OF_PN;
+  if ((wanted & CPNS_REL_READER) && p->pn[0] && cpns_valid_id(req->seg[1])) {
+    bool allowed = false;
+    if (srv->store->ops->pn_reader_allowed(srv->store, req->seg[1], p->pn, &allowed) == 0 && allowed)
+      rel |= CPNS_REL_READER;
+  }
+  return rel;
 }
 
-/* 4.01 for anonymous callers, 4.03 for the others: tells a client whether
- * its credentials or its rights are the problem. */
-static void deny(struct cpns_req *req, const char *what) {
-  if (!req->peer)
-    cpns_reply_error(req, 401, "authentication required");
-  else
-    cpns_reply_error(req, 403, "%s may not %s", req->peer->identity, what);
-}
 
 static int store_code(int rc) {
   switch (rc) {
@@ -111,31 +120,16 @@ static void get_pns(struct cpns_req *req, void *arg) {
     cpns_reply(req, 205, json_pack("{s:o, s:n}", "pns", c.arr, "next"));
     return;
   }
-  json_decref(c.arr);
-  deny(req, "list PNs");
+  json_decref(c.arr); /* unreachable: the rule admits operators and gateways only */
+  cpns_reply_error(req, 403, "%s may not list PNs", req->peer->identity);
 }
 
-static bool may_read_pn(struct server *srv, const struct cpns_req *req, const char *pn) {
-  if (is_operator(req) || is_gw_of(req, pn)) return true;
-  /* A gateway asks for a remote PN on behalf of its PNEs: allowed when that
-   * PN's owner listed the asking PN among its readers. */
-  if (req->peer && req->peer->role == CPNS_PEER_GW && req->peer->pn[0]) {
-    bool allowed = false;
-    if (srv->store->ops->pn_reader_allowed(srv->store, pn, req->peer->pn, &allowed) == 0)
-      return allowed;
-  }
-  return false;
-}
 
 /* GET /pns/{pn}: the PN and its entities. */
 static void get_pn(struct cpns_req *req, void *arg) {
   struct server *srv = arg;
   if (!valid_path_ids(req)) return;
   const char *pn = req->seg[1];
-  if (!may_read_pn(srv, req, pn)) {
-    deny(req, "read this PN's inventory");
-    return;
-  }
   struct cpns_pn_rec p;
   int rc = srv->store->ops->pn_get(srv->store, pn, &p);
   if (rc) {
@@ -155,10 +149,6 @@ static void get_pn(struct cpns_req *req, void *arg) {
 static void get_entity(struct cpns_req *req, void *arg) {
   struct server *srv = arg;
   if (!valid_path_ids(req)) return;
-  if (!may_read_pn(srv, req, req->seg[1])) {
-    deny(req, "read this PN's inventory");
-    return;
-  }
   struct cpns_entity_rec e;
   int rc = srv->store->ops->entity_get(srv->store, req->seg[1], req->seg[3], &e);
   if (rc) {
@@ -175,10 +165,6 @@ static void put_pn(struct cpns_req *req, void *arg) {
   struct server *srv = arg;
   if (!valid_path_ids(req)) return;
   const char *pn = req->seg[1];
-  if (!is_gw_of(req, pn)) {
-    deny(req, "register this PN");
-    return;
-  }
   struct cpns_pn_rec p;
   bool exists = srv->store->ops->pn_get(srv->store, pn, &p) == 0;
   if (!exists) {
@@ -225,10 +211,6 @@ static void put_entity(struct cpns_req *req, void *arg) {
   struct server *srv = arg;
   if (!valid_path_ids(req)) return;
   const char *pn = req->seg[1], *id = req->seg[3];
-  if (!is_gw_of(req, pn)) {
-    deny(req, "register entities in this PN");
-    return;
-  }
   struct cpns_pn_rec p;
   if (srv->store->ops->pn_get(srv->store, pn, &p)) {
     cpns_reply_error(req, 404, "register the PN first");
@@ -307,10 +289,6 @@ static void delete_entity(struct cpns_req *req, void *arg) {
   if (!valid_path_ids(req)) return;
   const char *pn = req->seg[1], *id = req->seg[3];
   bool op = is_operator(req);
-  if (!op && !is_gw_of(req, pn)) {
-    deny(req, "remove entities from this PN");
-    return;
-  }
   char flag[4];
   bool expel = op || cpns_req_query(req, "expel", flag, sizeof flag) == 0;
   bool existed = true;
@@ -342,10 +320,6 @@ static void add_entity_req(struct cpns_req *req, void *arg) {
   if (!valid_path_ids(req)) return;
   const char *pn = req->seg[1];
   bool op = is_operator(req);
-  if (!op && !is_gw_of(req, pn)) {
-    deny(req, "add entities to this PN");
-    return;
-  }
   static const char *const fields[] = {"id", "name", NULL};
   struct cpns_entity_rec e;
   memset(&e, 0, sizeof e);
@@ -397,10 +371,6 @@ static void delete_pn(struct cpns_req *req, void *arg) {
   if (!valid_path_ids(req)) return;
   const char *pn = req->seg[1];
   bool op = is_operator(req);
-  if (!op && !is_gw_of(req, pn)) {
-    deny(req, "remove this PN");
-    return;
-  }
   int rc = srv->store->ops->pn_delete(srv->store, pn);
   if (rc) {
     cpns_reply_error(req, store_code(rc), rc == CPNS_ERR_NOTFOUND ? "no such PN" : "store failure");
@@ -422,10 +392,6 @@ static void put_readers(struct cpns_req *req, void *arg) {
   struct server *srv = arg;
   if (!valid_path_ids(req)) return;
   const char *pn = req->seg[1];
-  if (!is_operator(req) && !is_gw_of(req, pn)) {
-    deny(req, "change who reads this PN");
-    return;
-  }
   static const char *const fields[] = {"readers", NULL};
   char err[CPNS_DIAG_MAX];
   json_t *arr = req->body ? json_object_get(req->body, "readers") : NULL;
@@ -465,10 +431,6 @@ static int add_reader(void *arg, const char *reader) {
 static void get_readers(struct cpns_req *req, void *arg) {
   struct server *srv = arg;
   if (!valid_path_ids(req)) return;
-  if (!is_operator(req) && !is_gw_of(req, req->seg[1])) {
-    deny(req, "see who reads this PN");
-    return;
-  }
   json_t *arr = json_array();
   srv->store->ops->pn_list_readers(srv->store, req->seg[1], add_reader, arr);
   cpns_reply(req, 205, json_pack("{s:o}", "readers", arr));
@@ -487,10 +449,6 @@ static void gw_answer(void *arg, int code, const json_t *body, const char *diag)
 static void get_pn_gw(struct cpns_req *req, void *arg) {
   struct server *srv = arg;
   if (!valid_path_ids(req)) return;
-  if (!is_operator(req)) {
-    deny(req, "query gateways");
-    return;
-  }
   coap_session_t *s = gwlinks__get(srv->links, req->seg[1]);
   if (!s) {
     cpns_reply_error(req, 404, "the gateway of %s is not connected", req->seg[1]);
@@ -505,10 +463,6 @@ static void get_pn_gw(struct cpns_req *req, void *arg) {
 /* GET /entity: who this server is, and the size of its inventory. */
 static void get_self(struct cpns_req *req, void *arg) {
   struct server *srv = arg;
-  if (!req->peer) {
-    deny(req, "read");
-    return;
-  }
   uint64_t pns = 0, ents = 0;
   srv->store->ops->pn_count(srv->store, &pns);
   srv->store->ops->entity_count(srv->store, NULL, &ents);
@@ -551,18 +505,32 @@ void inventory__expire(void *arg) {
 int inventory__init(struct server *srv) {
   struct cpns_node *n = srv->node;
   int rc = 0;
-  rc |= cpns_node_route(n, COAP_REQUEST_CODE_GET, "entity", get_self, srv);
-  rc |= cpns_node_route(n, COAP_REQUEST_CODE_GET, "pns", get_pns, srv);
-  rc |= cpns_node_route(n, COAP_REQUEST_CODE_GET, "pns/*", get_pn, srv);
-  rc |= cpns_node_route(n, COAP_REQUEST_CODE_PUT, "pns/*", put_pn, srv);
-  rc |= cpns_node_route(n, COAP_REQUEST_CODE_DELETE, "pns/*", delete_pn, srv);
-  rc |= cpns_node_route(n, COAP_REQUEST_CODE_GET, "pns/*/gw", get_pn_gw, srv);
-  rc |= cpns_node_route(n, COAP_REQUEST_CODE_GET, "pns/*/readers", get_readers, srv);
-  rc |= cpns_node_route(n, COAP_REQUEST_CODE_PUT, "pns/*/readers", put_readers, srv);
-  rc |= cpns_node_route(n, COAP_REQUEST_CODE_POST, "pns/*/entities", add_entity_req, srv);
-  rc |= cpns_node_route(n, COAP_REQUEST_CODE_GET, "pns/*/entities/*", get_entity, srv);
-  rc |= cpns_node_route(n, COAP_REQUEST_CODE_PUT, "pns/*/entities/*", put_entity, srv);
-  rc |= cpns_node_route(n, COAP_REQUEST_CODE_DELETE, "pns/*/entities/*", delete_entity, srv);
+  enum {
+    OP = CPNS_REL_OPERATOR,
+    OWN_GW = CPNS_REL_GW_OF_PN,
+    READER = CPNS_REL_READER,
+  };
+  cpns_node_set_relations(n, relations, srv);
+  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_GET, "entity", CPNS_REL_ANY, "read", get_self, srv);
+  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_GET, "pns", OP | CPNS_REL_GW, "list PNs", get_pns, srv);
+  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_GET, "pns/*", OP | OWN_GW | READER,
+                           "read this PN's inventory", get_pn, srv);
+  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_PUT, "pns/*", OWN_GW, "register this PN", put_pn, srv);
+  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_DELETE, "pns/*", OP | OWN_GW, "remove this PN",
+                           delete_pn, srv);
+  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_GET, "pns/*/gw", OP, "query gateways", get_pn_gw, srv);
+  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_GET, "pns/*/readers", OP | OWN_GW,
+                           "see who reads this PN", get_readers, srv);
+  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_PUT, "pns/*/readers", OP | OWN_GW,
+                           "change who reads this PN", put_readers, srv);
+  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_POST, "pns/*/entities", OP | OWN_GW,
+                           "add entities to this PN", add_entity_req, srv);
+  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_GET, "pns/*/entities/*", OP | OWN_GW | READER,
+                           "read this PN's inventory", get_entity, srv);
+  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_PUT, "pns/*/entities/*", OWN_GW,
+                           "register entities in this PN", put_entity, srv);
+  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_DELETE, "pns/*/entities/*", OP | OWN_GW,
+                           "remove entities from this PN", delete_entity, srv);
   rc |= cpns_node_add_link(n, "entity", "rt=\"cpns.server\";ct=\"60 50\"");
   rc |= cpns_node_add_link(n, "pns", "rt=\"cpns.inventory\";ct=\"60 50\"");
   rc |= cpns_node_every(n, 1000, inventory__expire, srv);

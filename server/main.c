@@ -62,6 +62,12 @@ int main(int argc, char **argv) {
 
   char err[512];
   int rc = 0;
+  if (srv.daemon.print_authz) {
+    /* The rules as the code enforces them, without touching the network. */
+    snprintf(srv.conf.listen, sizeof srv.conf.listen, "%s", "");
+    snprintf(srv.conf.database, sizeof srv.conf.database, "%s", ":memory:");
+    srv.conf.plain = true;
+  }
   if (!srv.conf.plain &&
       cpns_keyring_load(srv.conf.keyring, (size_t)srv.conf.keyring_max, &srv.keyring, err, sizeof err)) {
     log_err("server", "%s", err);
@@ -89,6 +95,11 @@ int main(int argc, char **argv) {
     goto out;
   }
   cpns_node_on_session(srv.node, gwlinks__session_event, srv.links);
+  if (srv.daemon.print_authz) {
+    cpns_node_write_authz(srv.node, stdout);
+    ex = 0;
+    goto out;
+  }
   ex = cpns_daemon_detach(&srv.daemon, srv.conf.pid_file);
   if (ex) goto out;
   uint64_t pns = 0;
