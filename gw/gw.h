@@ -62,6 +62,11 @@ int pn__init(struct gw *gw);
 /* (Re)creates the PN record of this gateway in the local store. */
 int pn__ensure_record(struct gw *gw);
 
+/* keys.c: PNE keys fetched from the server and cached; enrollment through
+ * the gateway; rotation; withdrawal on the server's word (5.5.7.2). */
+int keys__init(struct gw *gw);
+void keys__free(void);
+
 /* upstream.c: the CPNS-2 session to the server, PN registration, refresh,
  * and the queue that carries local changes to the server in order. */
 enum up_op { UP_PN_PUT, UP_PN_DELETE, UP_ENT_PUT, UP_ENT_DELETE, UP_ENT_EXPEL, UP_ENT_ADD };

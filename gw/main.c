@@ -128,7 +128,7 @@ int main(int argc, char **argv) {
     ex = CPNS_EXIT_UNAVAILABLE;
     goto out;
   }
-  if (pn__init(&gw) || upstream__init(&gw) ||
+  if (pn__init(&gw) || upstream__init(&gw) || keys__init(&gw) ||
       cpns_node_route_as(gw.node, COAP_REQUEST_CODE_GET, "neighbors", CPNS_REL_ANY, "read",
                          get_neighbors, &gw)) {
     log_err("gw", "initialization failed");
@@ -169,6 +169,7 @@ out:
   cpns_neighbors_free(g_neighbors);
   cpns_node_free(gw.node); /* first: its last callbacks still use gw.up */
   upstream__free(gw.up);
+  keys__free();
   cpns_store_close(gw.store);
   cpns_keyring_free(gw.keyring);
   if (gw.conf.pid_file[0]) remove(gw.conf.pid_file);

@@ -30,11 +30,14 @@ static unsigned relations(const struct cpns_req *req, unsigned wanted, void *arg
   switch (p->role) {
   case CPNS_PEER_OPERATOR: return CPNS_REL_OPERATOR;
   case CPNS_PEER_SERVER: return CPNS_REL_SERVER;
+  case CPNS_PEER_ENROLLEE: return CPNS_REL_ENROLLEE;
   case CPNS_PEER_PNE: break;
   default: return 0;
   }
   unsigned rel = 0;
   if (req->nseg >= 4 && strcmp(req->seg[3], p->identity) == 0) rel |= CPNS_REL_SELF;
+  if (req->nseg >= 2 && strcmp(req->seg[0], "keys") == 0 && strcmp(req->seg[1], p->identity) == 0)
+    rel |= CPNS_REL_SELF;
   if (wanted & CPNS_REL_MEMBER) {
     struct cpns_entity_rec e;
     if (gw->store->ops->entity_get(gw->store, gw->conf.pn, p->identity, &e) == 0 &&

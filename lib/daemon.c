@@ -24,10 +24,14 @@ static void usage(const struct cpns_daemon *d, FILE *out) {
           "  -v, --verbose       log at debug level\n"
           "      --sample-config print a commented configuration with all defaults\n"
           "      --authz-table   print who may call each resource (Markdown) and exit\n"
+          "%s"
           "  -h, --help          this text\n"
           "  -V, --version       print the version\n\n"
           "Options (config file sections):\n",
-          d->prog, d->summary);
+          d->prog, d->summary,
+          d->accepts_enroll ? "      --enroll CODE   obtain this device's key with a one-time enrollment code,\n"
+                              "                      write it to the key file, and exit\n"
+                            : "");
   cpns_config_write_help(out, d->options, d->noptions);
   fprintf(out, "\nSignals: SIGTERM/SIGINT stop cleanly, SIGHUP reloads [log] and keys.\n"
                "Exit codes: 0 clean stop, 64 usage, 69 unavailable, 70 internal, 78 config.\n");
@@ -46,6 +50,7 @@ int cpns_daemon_init(struct cpns_daemon *d, int argc, char **argv) {
       {"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, 'V'},      {"sample-config", no_argument, NULL, 'S'},
       {"authz-table", no_argument, NULL, 'A'},
+      {"enroll", required_argument, NULL, 'E'},
       {NULL, 0, NULL, 0}};
   char err[512];
   if (cpns_config_defaults(d->options, d->noptions, d->conf)) {
@@ -73,6 +78,13 @@ int cpns_daemon_init(struct cpns_daemon *d, int argc, char **argv) {
     case 'V': printf("%s %s (CPNS protocol %s)\n", d->prog, CPNS_VERSION_STRING, CPNS_PROTOCOL_VERSION); return 0;
     case 'S': cpns_config_write_sample(stdout, d->prog, d->options, d->noptions); return 0;
     case 'A': d->print_authz = true; break;
+    case 'E':
+      if (!d->accepts_enroll) {
+        fprintf(stderr, "%s: --enroll is for cpns-pne\n", d->prog);
+        return CPNS_EXIT_USAGE;
+      }
+      d->enroll_code = optarg;
+      break;
     default: usage(d, stderr); return CPNS_EXIT_USAGE;
     }
   }

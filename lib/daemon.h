@@ -19,6 +19,8 @@ struct cpns_daemon {
   char conf_path[4096];
   bool foreground;
   bool print_authz;        /* --authz-table: print the rules and exit */
+  bool accepts_enroll;     /* set by cpns-pne: --enroll CODE is one of its actions */
+  const char *enroll_code; /* --enroll CODE */
   int *log_level;          /* the conf field holding [log] level */
   const char *log_target;  /* the conf field holding [log] target: stderr|syslog */
 };

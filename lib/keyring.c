@@ -18,7 +18,8 @@ struct cpns_keyring {
   size_t count;
 };
 
-static const char *const role_names[] = {"none", "operator", "server", "gw", "pne", "app"};
+static const char *const role_names[] = {"none", "operator", "server", "gw",
+                                         "pne",  "app",      "enrollee"};
 
 const char *cpns_peer_role_name(enum cpns_peer_role r) {
   if ((unsigned)r >= sizeof role_names / sizeof role_names[0]) return "?";
@@ -26,7 +27,8 @@ const char *cpns_peer_role_name(enum cpns_peer_role r) {
 }
 
 int cpns_peer_role_parse(const char *name) {
-  for (int i = 1; i < (int)(sizeof role_names / sizeof role_names[0]); i++)
+  /* Only the roles a keyring file may give; "none" and "enrollee" never. */
+  for (int i = CPNS_PEER_OPERATOR; i <= CPNS_PEER_APP; i++)
     if (strcmp(name, role_names[i]) == 0) return i;
   return -1;
 }

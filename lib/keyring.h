@@ -27,6 +27,7 @@ enum cpns_peer_role {
   CPNS_PEER_GW,
   CPNS_PEER_PNE,
   CPNS_PEER_APP,
+  CPNS_PEER_ENROLLEE, /* "enroll.<id>": proved an enrollment code; never in a file */
 };
 
 struct cpns_key_entry {

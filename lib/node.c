@@ -41,6 +41,7 @@
 #define NODE_LINK_ATTRS_MAX 256
 #define NODE_EPOLL_EVENTS 32
 #define NODE_SCAN_FD_MAX 4096
+#define NODE_MAX_FAILED 64 /* failed handshakes dropped per loop turn */
 
 struct route {
   coap_pdu_code_t method;
@@ -74,6 +75,12 @@ struct watch {
 struct hook {
   cpns_session_fn fn;
   void *arg;
+};
+
+struct live_session {
+  coap_session_t *session;
+  char identity[CPNS_ID_MAX + 1];
+  bool closing; /* scheduled by cpns_node_close_identity */
 };
 
 /* An outgoing request waiting for its response. */
@@ -135,6 +142,19 @@ struct cpns_node {
   const struct cpns_key_entry *upstream_peer;
   cpns_relations_fn relations;
   void *relations_arg;
+  cpns_psk_lookup_fn psk_lookup;
+  void *psk_lookup_arg;
+  /* Server-side DTLS sessions with the identity that opened them, so that a
+   * revoked identity's sessions can be found; bounded by max_sessions. */
+  struct live_session *live;
+  size_t nlive, live_cap;
+  /* Peers whose handshake failed: their half-made session is dropped at
+   * the next turn, so that a retry from the same port starts afresh. */
+  struct {
+    coap_address_t addr;
+    int ifindex;
+  } failed[NODE_MAX_FAILED];
+  unsigned nfailed;
   bool has_source;
   coap_address_t source; /* local address of our client sessions */
 };
@@ -240,11 +260,19 @@ void cpns_session_addr(coap_session_t *session, char *out, size_t outlen) {
 
 /* ---- PSK ---- */
 
+/* The keyring first (configured identities), then the daemon's own table. */
+static const struct cpns_key_entry *lookup_identity(struct cpns_node *node, const char *id,
+                                                    size_t len) {
+  const struct cpns_key_entry *e = cpns_keyring_find(node->keyring, id, len);
+  if (!e && node->psk_lookup) e = node->psk_lookup(node->psk_lookup_arg, id, len);
+  return e;
+}
+
 static const coap_bin_const_t *psk_for_identity(coap_bin_const_t *identity,
                                                 coap_session_t *session, void *arg) {
   struct cpns_node *node = arg;
   const struct cpns_key_entry *e =
-      cpns_keyring_find(node->keyring, (const char *)identity->s, identity->length);
+      lookup_identity(node, (const char *)identity->s, identity->length);
   if (!e) {
     char addr[CPNS_ADDR_MAX];
     cpns_session_addr(session, addr, sizeof addr);
@@ -262,7 +290,7 @@ static const struct cpns_key_entry *session_peer(struct cpns_node *node,
   if (coap_session_get_proto(session) != COAP_PROTO_DTLS) return NULL;
   const coap_bin_const_t *id = coap_session_get_psk_identity(session);
   if (!id) return NULL;
-  return cpns_keyring_find(node->keyring, (const char *)id->s, id->length);
+  return lookup_identity(node, (const char *)id->s, id->length);
 }
 
 /* ---- replies ---- */
@@ -857,11 +885,85 @@ static void run_hooks(struct cpns_node *node, coap_session_t *s, bool up) {
   for (unsigned i = 0; i < node->nhooks; i++) node->hooks[i].fn(node->hooks[i].arg, s, up);
 }
 
+static void live_add(struct cpns_node *node, coap_session_t *s) {
+  if (coap_session_get_type(s) != COAP_SESSION_TYPE_SERVER) return;
+  const coap_bin_const_t *id = coap_session_get_psk_identity(s);
+  if (!id || id->length == 0 || id->length > CPNS_ID_MAX) return;
+  for (size_t i = 0; i < node->nlive; i++)
+    if (node->live[i].session == s) return;
+  if (node->nlive == node->live_cap) {
+    size_t cap = node->live_cap ? node->live_cap * 2 : 64;
+    if (cap > (size_t)node->lim.max_sessions + (size_t)node->lim.max_handshakes)
+      cap = (size_t)node->lim.max_sessions + (size_t)node->lim.max_handshakes;
+    if (cap <= node->nlive) return; /* bounded: untracked beyond the limits */
+    struct live_session *n = realloc(node->live, cap * sizeof *n);
+    if (!n) return;
+    node->live = n;
+    node->live_cap = cap;
+  }
+  struct live_session *l = &node->live[node->nlive++];
+  l->session = s;
+  memcpy(l->identity, id->s, id->length);
+  l->identity[id->length] = '\0';
+  l->closing = false;
+}
+
+static void live_remove(struct cpns_node *node, coap_session_t *s) {
+  for (size_t i = 0; i < node->nlive; i++)
+    if (node->live[i].session == s) {
+      node->live[i] = node->live[--node->nlive];
+      return;
+    }
+}
+
+unsigned cpns_node_close_identity(struct cpns_node *node, const char *identity) {
+  unsigned n = 0;
+  for (size_t i = 0; i < node->nlive; i++)
+    if (strcmp(node->live[i].identity, identity) == 0 && !node->live[i].closing) {
+      node->live[i].closing = true;
+      n++;
+    }
+  return n;
+}
+
+/* Closes the sessions scheduled by cpns_node_close_identity; done between
+ * loop turns so that a reply on such a session still goes out first. */
+static void close_scheduled(struct cpns_node *node) {
+  for (unsigned i = 0; i < node->nfailed; i++) {
+    /* Looked up again by address: the session may be gone already. */
+    coap_session_t *f = coap_session_get_by_peer(node->ctx, &node->failed[i].addr, node->failed[i].ifindex);
+    if (f && coap_session_get_state(f) != COAP_SESSION_STATE_ESTABLISHED &&
+        coap_session_get_state(f) != COAP_SESSION_STATE_NONE)
+      coap_session_disconnected(f, COAP_NACK_TLS_FAILED);
+  }
+  node->nfailed = 0;
+  for (size_t i = 0; i < node->nlive;) {
+    if (!node->live[i].closing) {
+      i++;
+      continue;
+    }
+    coap_session_t *s = node->live[i].session;
+    log_notice(node->name, "closing the session of %s (credentials changed)", node->live[i].identity);
+    node->live[i] = node->live[--node->nlive];
+    fail_session_pending(node, s);
+    run_hooks(node, s, false);
+    coap_session_disconnected(s, COAP_NACK_NOT_DELIVERABLE);
+  }
+}
+
+void cpns_node_set_psk_lookup(struct cpns_node *node, cpns_psk_lookup_fn fn, void *arg) {
+  node->psk_lookup = fn;
+  node->psk_lookup_arg = arg;
+}
+
 static int on_event(coap_session_t *session, const coap_event_t event) {
   struct cpns_node *node = node_of(session);
   if (!node) return 0;
   switch (event) {
   case COAP_EVENT_DTLS_CONNECTED:
+    live_add(node, session);
+    run_hooks(node, session, true);
+    break;
   case COAP_EVENT_SESSION_CONNECTED:
     run_hooks(node, session, true);
     break;
@@ -871,12 +973,18 @@ static int on_event(coap_session_t *session, const coap_event_t event) {
       cpns_session_addr(session, addr, sizeof addr);
       /* Most often a wrong or revoked key; never log what was presented. */
       CPNS_LOG_RL(CPNS_LOG_NOTICE, node->name, "%s: DTLS handshake failed (wrong key?)", addr);
+      if (node->nfailed < NODE_MAX_FAILED && coap_session_get_addr_remote(session)) {
+        node->failed[node->nfailed].addr = *coap_session_get_addr_remote(session);
+        node->failed[node->nfailed].ifindex = coap_session_get_ifindex(session);
+        node->nfailed++;
+      }
     }
     /* fall through */
   case COAP_EVENT_DTLS_CLOSED:
   case COAP_EVENT_SESSION_CLOSED:
   case COAP_EVENT_SESSION_FAILED:
   case COAP_EVENT_SERVER_SESSION_DEL:
+    live_remove(node, session);
     fail_session_pending(node, session);
     run_hooks(node, session, false);
     break;
@@ -894,7 +1002,7 @@ void cpns_node_on_session(struct cpns_node *node, cpns_session_fn fn, void *arg)
  * established means the peer lost its state; drop the old session so the new
  * handshake can proceed. */
 static void check_client_hello(struct cpns_node *node, int fd) {
-  uint8_t head[16];
+  uint8_t head[24];
   struct sockaddr_storage from;
   char cbuf[256];
   struct iovec iov = {head, sizeof head};
@@ -907,7 +1015,7 @@ static void check_client_hello(struct cpns_node *node, int fd) {
   mh.msg_control = cbuf;
   mh.msg_controllen = sizeof cbuf;
   ssize_t n = recvmsg(fd, &mh, MSG_PEEK | MSG_DONTWAIT);
-  if (n < 14) return;
+  if (n < 19) return;
   bool hello = head[0] == 22 && head[1] == 0xfe && head[3] == 0 && head[4] == 0 && head[13] == 1;
   if (!hello) return;
   int ifindex = 0;
@@ -922,12 +1030,23 @@ static void check_client_hello(struct cpns_node *node, int fd) {
   memcpy(&addr.addr, &from, mh.msg_namelen);
   addr.size = mh.msg_namelen;
   coap_session_t *s = coap_session_get_by_peer(node->ctx, &addr, ifindex);
-  if (!s || coap_session_get_state(s) != COAP_SESSION_STATE_ESTABLISHED) return;
+  if (!s) return;
+  /* A handshake in progress is replaced only by a client's first flight
+   * (message_seq 0): libcoap creates a session after the cookie exchange,
+   * whose ClientHello has message_seq 1. A client that restarted in the
+   * middle of a handshake the server cannot finish (a wrong key: DTLS drops
+   * bad records silently) would otherwise be stuck behind it. */
+  unsigned message_seq = (unsigned)head[17] << 8 | head[18];
+  coap_session_state_t st = coap_session_get_state(s);
+  if (st != COAP_SESSION_STATE_ESTABLISHED &&
+      !(st == COAP_SESSION_STATE_HANDSHAKE && message_seq == 0))
+    return;
   char astr[CPNS_ADDR_MAX];
   addr_to_str(&addr, astr, sizeof astr);
   CPNS_LOG_RL(CPNS_LOG_NOTICE, node->name, "%s: new DTLS handshake on a live session; replacing it",
               astr);
   node->stats.stale_sessions_replaced++;
+  live_remove(node, s);
   fail_session_pending(node, s);
   run_hooks(node, s, false);
   coap_session_disconnected(s, COAP_NACK_NOT_DELIVERABLE);
@@ -1116,6 +1235,7 @@ void cpns_node_free(struct cpns_node *node) {
   }
   if (node->epfd >= 0) close(node->epfd);
   if (node->sigfd >= 0) close(node->sigfd);
+  free(node->live);
   free(node);
 }
 
@@ -1168,12 +1288,13 @@ static const struct {
     {CPNS_REL_OPERATOR, "operator"},
     {CPNS_REL_SERVER, "server (CPNS-7)"},
     {CPNS_REL_GW_OF_PN, "the PN's own PN GW"},
-    {CPNS_REL_GW, "any PN GW (sees its own PN)"},
+    {CPNS_REL_GW, "a PN GW, for its own PN"},
     {CPNS_REL_READER, "a PN GW whose PN the owner lets read"},
     {CPNS_REL_MEMBER, "PNE member of the PN"},
-    {CPNS_REL_SELF, "the PNE itself"},
+    {CPNS_REL_SELF, "the entity itself"},
     {CPNS_REL_APP, "local application"},
     {CPNS_REL_GATEWAY, "its PN GW (CPNS-6)"},
+    {CPNS_REL_ENROLLEE, "a device proving its enrollment code"},
 };
 
 void cpns_node_write_authz(const struct cpns_node *node, FILE *out) {
@@ -1252,6 +1373,7 @@ static long next_timer_ms(struct cpns_node *node, long cap) {
 }
 
 int cpns_node_step(struct cpns_node *node, long timeout_ms) {
+  close_scheduled(node);
   coap_tick_t now;
   coap_ticks(&now);
   unsigned coap_wait = coap_io_prepare_epoll(node->ctx, now);

@@ -113,6 +113,7 @@ enum cpns_relation {
   CPNS_REL_SELF = 1u << 7,     /* the PNE named by the path's entity id */
   CPNS_REL_APP = 1u << 8,      /* an application on this device (CPNS-5) */
   CPNS_REL_GATEWAY = 1u << 9,  /* the PNE's gateway, on our own session (CPNS-6) */
+  CPNS_REL_ENROLLEE = 1u << 10, /* a device that proved an enrollment code */
 };
 /* Returns the relations of req's (authenticated) peer, at least those in
  * wanted (others may be left out: they can cost a store read). */
@@ -186,6 +187,18 @@ void cpns_relay(struct cpns_req *req, coap_session_t *upstream);
  * PNE over CPNS-6, from the server to a gateway over CPNS-7) are attributed
  * to this peer: the entity we connected to. Borrowed. */
 void cpns_node_set_upstream_peer(struct cpns_node *node, const struct cpns_key_entry *peer);
+
+/* Identities beyond the keyring: called when an identity is not in the
+ * keyring (credentials issued at run time, keys a gateway fetched). The entry
+ * returned must stay valid (see keycache.h). */
+typedef const struct cpns_key_entry *(*cpns_psk_lookup_fn)(void *arg, const char *identity,
+                                                           size_t len);
+void cpns_node_set_psk_lookup(struct cpns_node *node, cpns_psk_lookup_fn fn, void *arg);
+/* Closes, at the start of the next loop turn, every DTLS session that a
+ * peer with this identity opened to us (a revoked or expelled entity): its
+ * next handshake then meets whatever the keyring says now. Returns how many
+ * were scheduled. */
+unsigned cpns_node_close_identity(struct cpns_node *node, const char *identity);
 
 /* Counters for status pages and tests. */
 struct cpns_node_stats {

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The narrow storage interface of the server and the gateway: the PN
- * Inventory (PNs, their entities, who may read them, who was expelled) and a
- * small key/value table. One implementation today, SQLite (store_sqlite.c);
+ * Inventory (PNs, their entities, who may read them, who was expelled), the
+ * Entity-User Key credentials with their pending enrollments, and a small
+ * key/value table. One implementation today, SQLite (store_sqlite.c);
  * PostgreSQL can follow behind the same struct. Every call that returns 0 has
  * committed its change: a caller may acknowledge it to a peer. */
 #ifndef CPNS_STORE_H
@@ -45,6 +46,29 @@ struct cpns_pn_rec {
   enum cpns_entity_state state; /* of the PN GW's registration */
   uint32_t lifetime;
   int64_t created_at, updated_at, expires_at;
+};
+
+#define CPNS_SECRET_LEN 32 /* bytes of an Entity-User Key or an enrollment PSK */
+
+/* An Entity-User Key issued to one identity (issue 3: key provisioning). */
+struct cpns_credential {
+  char identity[CPNS_ID_MAX + 1];
+  char role[16];                /* "pne", "gw", "operator", "app" */
+  char pn[CPNS_ID_MAX + 1];     /* "" when none */
+  uint8_t key[CPNS_SECRET_LEN]; /* the Entity-User Key */
+  uint32_t generation;          /* 1 at first issue, +1 at each rotation */
+  int64_t created_at, rotated_at;
+};
+
+/* A pending enrollment: a device may present the code once, before expires_at.
+ * Only psk, a key derived from the code, is stored; never the code. */
+struct cpns_enrollment {
+  char identity[CPNS_ID_MAX + 1];
+  char role[16];
+  char pn[CPNS_ID_MAX + 1];
+  uint8_t psk[CPNS_SECRET_LEN];
+  int64_t created_at, expires_at;
+  char created_by[CPNS_ID_MAX + 1];
 };
 
 /* Called once per row; return non-zero to stop the iteration. */
@@ -106,6 +130,32 @@ struct cpns_store_ops {
    * e->id and inserts e unless the entity exists (*existed). */
   int (*entity_expel)(struct cpns_store *st, const char *pn, const char *id, bool *existed);
   int (*entity_admit)(struct cpns_store *st, const struct cpns_entity_rec *e, bool *existed);
+
+  /* Credentials, keyed by identity. cred_put inserts or replaces (keeping
+   * created_at of the first insert). identity and role must not be empty.
+   * The get calls copy the secret into *out: the caller wipes it after use. */
+  int (*cred_put)(struct cpns_store *st, const struct cpns_credential *c);
+  int (*cred_get)(struct cpns_store *st, const char *identity,
+                  struct cpns_credential *out);                    /* CPNS_ERR_NOTFOUND */
+  int (*cred_delete)(struct cpns_store *st, const char *identity); /* CPNS_ERR_NOTFOUND */
+  int (*cred_count)(struct cpns_store *st, uint64_t *out);
+  /* Enrollments, keyed by identity (a new one replaces a pending one for the
+   * same identity). */
+  int (*enroll_put)(struct cpns_store *st, const struct cpns_enrollment *e);
+  int (*enroll_get)(struct cpns_store *st, const char *identity,
+                    struct cpns_enrollment *out); /* CPNS_ERR_NOTFOUND */
+  /* Redeems atomically: in one transaction, checks the pending enrollment
+   * exists and has not expired (expires_at > now), deletes it, and stores the
+   * credential c (whose identity must equal the enrollment's, else
+   * CPNS_ERR_INVAL). Returns CPNS_ERR_NOTFOUND when there is none,
+   * CPNS_ERR_DENIED when it has expired (and deletes it), 0 on success. A
+   * code therefore works once. */
+  int (*enroll_redeem)(struct cpns_store *st, const char *identity, int64_t now,
+                       const struct cpns_credential *c);
+  int (*enroll_delete)(struct cpns_store *st, const char *identity); /* CPNS_ERR_NOTFOUND */
+  /* Deletes enrollments with expires_at <= now; *removed (may be NULL) gets
+   * how many. */
+  int (*enroll_expire)(struct cpns_store *st, int64_t now, unsigned *removed);
 };
 
 struct cpns_store {

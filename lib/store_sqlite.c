@@ -4,13 +4,15 @@
  * schema migrations tracked by PRAGMA user_version. A store is used by one
  * thread at a time (the connection is opened without SQLite's mutex and the
  * prepared statements are shared); several processes may open the same file,
- * as cpnsctl does beside a running daemon. Also home of the entity state
- * names, which are part of the stored data's vocabulary. */
+ * as cpnsctl does beside a running daemon. Secrets (Entity-User Keys and
+ * enrollment PSKs) are stored as 32-byte BLOBs and never logged. Also home of
+ * the entity state names, which are part of the stored data's vocabulary. */
 #include "store.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <openssl/crypto.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +27,8 @@
  * when the query repeats its WHERE clause literally, not through a parameter. */
 _Static_assert(CPNS_STATE_ADDED == 0 && CPNS_STATE_ONLINE == 1 && CPNS_STATE_OFFLINE == 2,
                "the schema and queries store entity states as 0, 1, 2");
+/* Migration 2 checks the length of stored secrets with a literal too. */
+_Static_assert(CPNS_SECRET_LEN == 32, "the schema stores secrets as 32-byte BLOBs");
 
 /* Long enough to ride out a cpnsctl or a checkpoint in another process,
  * short enough that a stuck peer shows up as an error instead of a hang. */
@@ -110,6 +114,26 @@ static const char *const migrations[] = {
     "CREATE TABLE kv ("
     "  key TEXT NOT NULL PRIMARY KEY,"
     "  value TEXT NOT NULL) WITHOUT ROWID;",
+    /* 2: Entity-User Key credentials and pending enrollments (issue 3). The
+     * CHECKs keep a secret from being stored as anything but 32 bytes; the
+     * code checks again when it reads one back. */
+    "CREATE TABLE credential ("
+    "  identity TEXT NOT NULL PRIMARY KEY,"
+    "  role TEXT NOT NULL,"
+    "  pn TEXT NOT NULL,"
+    "  key BLOB NOT NULL CHECK (typeof(key) = 'blob' AND length(key) = 32),"
+    "  generation INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  rotated_at INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE enrollment ("
+    "  identity TEXT NOT NULL PRIMARY KEY,"
+    "  role TEXT NOT NULL,"
+    "  pn TEXT NOT NULL,"
+    "  psk BLOB NOT NULL CHECK (typeof(psk) = 'blob' AND length(psk) = 32),"
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL,"
+    "  created_by TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX enrollment_expiry ON enrollment(expires_at);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -120,6 +144,8 @@ static const char *const migrations[] = {
 #define ENT_COLS                                                               \
   "pn, id, name, device_type, addr, roles, state, lifetime, registered_at, updated_at, "  \
   "expires_at"
+#define CRED_COLS "identity, role, pn, key, generation, created_at, rotated_at"
+#define ENROLL_COLS "identity, role, pn, psk, created_at, expires_at, created_by"
 
 enum stmt_id {
   S_BEGIN,
@@ -151,6 +177,15 @@ enum stmt_id {
   S_ENT_SET_OFFLINE,
   S_KV_GET,
   S_KV_SET,
+  S_CRED_PUT,
+  S_CRED_GET,
+  S_CRED_DELETE,
+  S_CRED_COUNT,
+  S_ENROLL_PUT,
+  S_ENROLL_GET,
+  S_ENROLL_EXPIRY,
+  S_ENROLL_DELETE,
+  S_ENROLL_EXPIRE,
   S_COUNT_
 };
 
@@ -203,6 +238,24 @@ static const char *const stmt_sql[S_COUNT_] = {
     [S_KV_GET] = "SELECT value FROM kv WHERE key = ?1",
     [S_KV_SET] = ("INSERT INTO kv (key, value) VALUES (?1, ?2)"
                   " ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
+    [S_CRED_PUT] = ("INSERT INTO credential (" CRED_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                    " ON CONFLICT (identity) DO UPDATE SET role = excluded.role,"
+                    " pn = excluded.pn, key = excluded.key, generation = excluded.generation,"
+                    " rotated_at = excluded.rotated_at"),
+    [S_CRED_GET] = ("SELECT " CRED_COLS " FROM credential WHERE identity = ?1"),
+    [S_CRED_DELETE] = "DELETE FROM credential WHERE identity = ?1",
+    [S_CRED_COUNT] = "SELECT count(*) FROM credential",
+    /* A new enrollment replaces the pending one whole, created_at included:
+     * the old code must stop working. */
+    [S_ENROLL_PUT] = ("INSERT INTO enrollment (" ENROLL_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                      " ON CONFLICT (identity) DO UPDATE SET role = excluded.role,"
+                      " pn = excluded.pn, psk = excluded.psk, created_at = excluded.created_at,"
+                      " expires_at = excluded.expires_at, created_by = excluded.created_by"),
+    [S_ENROLL_GET] = ("SELECT " ENROLL_COLS " FROM enrollment WHERE identity = ?1"),
+    /* What redeeming needs, without reading the PSK. */
+    [S_ENROLL_EXPIRY] = "SELECT expires_at FROM enrollment WHERE identity = ?1",
+    [S_ENROLL_DELETE] = "DELETE FROM enrollment WHERE identity = ?1",
+    [S_ENROLL_EXPIRE] = "DELETE FROM enrollment WHERE expires_at <= ?1",
 };
 
 struct sqlite_store {
@@ -920,6 +973,239 @@ static int kv_set(struct cpns_store *st, const char *key, const char *value) {
   return run(s, S_KV_SET, "kv_set");
 }
 
+/* ---- credentials and enrollments ---------------------------------------- *
+ * Secrets (keys and PSKs) are bound with SQLITE_STATIC, so that SQLite never
+ * holds a copy of the caller's buffer of its own, and the bindings are dropped
+ * after the statement ran, so that no prepared statement keeps pointing into
+ * it. They are never logged, not even in part: errors name the column only. */
+
+static int bind_secret(sqlite3_stmt *st, int idx, const uint8_t *v) {
+  return sqlite3_bind_blob(st, idx, v, CPNS_SECRET_LEN, SQLITE_STATIC);
+}
+
+/* Runs a statement that bound a secret, then clears its bindings. */
+static int run_secret(struct sqlite_store *s, enum stmt_id id, const char *what) {
+  int rc = run(s, id, what);
+  sqlite3_clear_bindings(s->stmt[id]);
+  return rc;
+}
+
+/* The bind of a statement that holds a secret failed (out of memory). */
+static int bind_secret_fail(struct sqlite_store *s, sqlite3_stmt *q, const char *what) {
+  int rc = stmt_fail(s, q, what);
+  sqlite3_clear_bindings(q);
+  return rc;
+}
+
+/* Copies a secret column into a CPNS_SECRET_LEN field. Anything but a BLOB of
+ * exactly that length was not written by this code: report it (its type and
+ * length, never its bytes) rather than use it as a key. */
+static int col_secret(struct sqlite_store *s, sqlite3_stmt *st, int col, uint8_t *dst) {
+  int type = sqlite3_column_type(st, col); /* before any conversion */
+  const void *b = sqlite3_column_blob(st, col);
+  int n = sqlite3_column_bytes(st, col);
+  if (type != SQLITE_BLOB || n != CPNS_SECRET_LEN) {
+    static const char *const types[] = {"?", "INTEGER", "REAL", "TEXT", "BLOB", "NULL"};
+    log_err("store", "column %s holds a %s of %d bytes, not a %d-byte BLOB",
+            sqlite3_column_name(st, col), types[type >= 1 && type <= 5 ? type : 0], n,
+            CPNS_SECRET_LEN);
+    return CPNS_ERR_STORE;
+  }
+  if (!b) return db_fail(s, "read secret"); /* a 32-byte BLOB: out of memory */
+  memcpy(dst, b, CPNS_SECRET_LEN);
+  return 0;
+}
+
+/* Fills a credential from a row in CRED_COLS order. On an error *c is wiped:
+ * the caller gets no half record, and no key. */
+static int cred_from_row(struct sqlite_store *s, sqlite3_stmt *st, struct cpns_credential *c) {
+  int64_t generation;
+  memset(c, 0, sizeof *c);
+  int rc = col_str(s, st, 0, c->identity, sizeof c->identity);
+  if (!rc) rc = col_str(s, st, 1, c->role, sizeof c->role);
+  if (!rc) rc = col_str(s, st, 2, c->pn, sizeof c->pn);
+  if (!rc) rc = col_int(st, 4, 0, UINT32_MAX, &generation);
+  if (!rc) rc = col_secret(s, st, 3, c->key);
+  if (rc) {
+    OPENSSL_cleanse(c, sizeof *c);
+    return rc;
+  }
+  c->generation = (uint32_t)generation;
+  c->created_at = sqlite3_column_int64(st, 5);
+  c->rotated_at = sqlite3_column_int64(st, 6);
+  return 0;
+}
+
+/* Fills an enrollment from a row in ENROLL_COLS order; wiped on an error. */
+static int enroll_from_row(struct sqlite_store *s, sqlite3_stmt *st, struct cpns_enrollment *e) {
+  memset(e, 0, sizeof *e);
+  int rc = col_str(s, st, 0, e->identity, sizeof e->identity);
+  if (!rc) rc = col_str(s, st, 1, e->role, sizeof e->role);
+  if (!rc) rc = col_str(s, st, 2, e->pn, sizeof e->pn);
+  if (!rc) rc = col_str(s, st, 6, e->created_by, sizeof e->created_by);
+  if (!rc) rc = col_secret(s, st, 3, e->psk);
+  if (rc) {
+    OPENSSL_cleanse(e, sizeof *e);
+    return rc;
+  }
+  e->created_at = sqlite3_column_int64(st, 4);
+  e->expires_at = sqlite3_column_int64(st, 5);
+  return 0;
+}
+
+/* What cred_put and enroll_redeem accept: an identity and a role, every
+ * string within its field. */
+static int cred_check(const struct cpns_credential *c) {
+  if (!c || !c->identity[0] || !c->role[0]) return CPNS_ERR_INVAL;
+  if (!FIELD_FITS(c, identity) || !FIELD_FITS(c, role) || !FIELD_FITS(c, pn))
+    return CPNS_ERR_TOOBIG;
+  return 0;
+}
+
+static int cred_put(struct cpns_store *st, const struct cpns_credential *c) {
+  struct sqlite_store *s = impl(st);
+  int rc = cred_check(c);
+  if (rc) return rc;
+  sqlite3_stmt *q = s->stmt[S_CRED_PUT];
+  rc = bind_str(q, 1, c->identity) | bind_str(q, 2, c->role) | bind_str(q, 3, c->pn) |
+       bind_secret(q, 4, c->key) | sqlite3_bind_int64(q, 5, c->generation) |
+       sqlite3_bind_int64(q, 6, c->created_at) | sqlite3_bind_int64(q, 7, c->rotated_at);
+  if (rc != SQLITE_OK) return bind_secret_fail(s, q, "cred_put: bind");
+  return run_secret(s, S_CRED_PUT, "cred_put");
+}
+
+/* The lookup shared by cred_get and enroll_get: binds identity to a
+ * statement of one row and hands the row to fill. */
+static int get_by_identity(struct sqlite_store *s, enum stmt_id id, const char *identity,
+                           const char *what, int (*fill)(struct sqlite_store *, sqlite3_stmt *,
+                                                         void *),
+                           void *out) {
+  if (key_too_long(identity, CPNS_ID_MAX)) return CPNS_ERR_NOTFOUND;
+  sqlite3_stmt *q = s->stmt[id];
+  if (bind_str(q, 1, identity) != SQLITE_OK) return stmt_fail(s, q, what);
+  int rc = sqlite3_step(q);
+  if (rc == SQLITE_ROW) {
+    rc = fill(s, q, out);
+  } else if (rc == SQLITE_DONE) {
+    rc = CPNS_ERR_NOTFOUND;
+  } else {
+    return stmt_fail(s, q, what);
+  }
+  sqlite3_reset(q);
+  return rc;
+}
+
+static int fill_cred(struct sqlite_store *s, sqlite3_stmt *q, void *out) {
+  return cred_from_row(s, q, out);
+}
+
+static int fill_enroll(struct sqlite_store *s, sqlite3_stmt *q, void *out) {
+  return enroll_from_row(s, q, out);
+}
+
+static int cred_get(struct cpns_store *st, const char *identity, struct cpns_credential *out) {
+  if (!identity || !out) return CPNS_ERR_INVAL;
+  return get_by_identity(impl(st), S_CRED_GET, identity, "cred_get", fill_cred, out);
+}
+
+/* Runs a "DELETE ... WHERE identity = ?1": CPNS_ERR_NOTFOUND when no row went. */
+static int delete_by_identity(struct sqlite_store *s, enum stmt_id id, const char *identity,
+                              const char *what) {
+  if (!identity) return CPNS_ERR_INVAL;
+  if (key_too_long(identity, CPNS_ID_MAX)) return CPNS_ERR_NOTFOUND;
+  sqlite3_stmt *q = s->stmt[id];
+  if (bind_str(q, 1, identity) != SQLITE_OK) return stmt_fail(s, q, what);
+  int rc = run(s, id, what);
+  if (!rc && sqlite3_changes(s->db) == 0) rc = CPNS_ERR_NOTFOUND;
+  return rc;
+}
+
+static int cred_delete(struct cpns_store *st, const char *identity) {
+  return delete_by_identity(impl(st), S_CRED_DELETE, identity, "cred_delete");
+}
+
+static int cred_count(struct cpns_store *st, uint64_t *out) {
+  struct sqlite_store *s = impl(st);
+  if (!out) return CPNS_ERR_INVAL;
+  int64_t n;
+  int rc = run_int(s, S_CRED_COUNT, "cred_count", &n);
+  if (!rc) *out = (uint64_t)n;
+  return rc;
+}
+
+/* created_by may be empty (an enrollment made locally, by no identity). */
+static int enroll_put(struct cpns_store *st, const struct cpns_enrollment *e) {
+  struct sqlite_store *s = impl(st);
+  if (!e || !e->identity[0] || !e->role[0]) return CPNS_ERR_INVAL;
+  if (!FIELD_FITS(e, identity) || !FIELD_FITS(e, role) || !FIELD_FITS(e, pn) ||
+      !FIELD_FITS(e, created_by))
+    return CPNS_ERR_TOOBIG;
+  sqlite3_stmt *q = s->stmt[S_ENROLL_PUT];
+  int rc = bind_str(q, 1, e->identity) | bind_str(q, 2, e->role) | bind_str(q, 3, e->pn) |
+           bind_secret(q, 4, e->psk) | sqlite3_bind_int64(q, 5, e->created_at) |
+           sqlite3_bind_int64(q, 6, e->expires_at) | bind_str(q, 7, e->created_by);
+  if (rc != SQLITE_OK) return bind_secret_fail(s, q, "enroll_put: bind");
+  return run_secret(s, S_ENROLL_PUT, "enroll_put");
+}
+
+static int enroll_get(struct cpns_store *st, const char *identity, struct cpns_enrollment *out) {
+  if (!identity || !out) return CPNS_ERR_INVAL;
+  return get_by_identity(impl(st), S_ENROLL_GET, identity, "enroll_get", fill_enroll, out);
+}
+
+/* One transaction, so that two redeemers (the daemon and a second process on
+ * the same file) cannot both succeed: BEGIN IMMEDIATE takes the write lock
+ * before the enrollment is read. The PSK is not read here; the caller checked
+ * the code against enroll_get's copy. An expired enrollment is deleted and
+ * that deletion committed, then CPNS_ERR_DENIED returned. */
+static int enroll_redeem(struct cpns_store *st, const char *identity, int64_t now,
+                         const struct cpns_credential *c) {
+  struct sqlite_store *s = impl(st);
+  int rc = cred_check(c);
+  if (rc) return rc;
+  /* c->identity is a checked string: strcmp stops within it. */
+  if (!identity || strcmp(identity, c->identity) != 0) return CPNS_ERR_INVAL;
+  if ((rc = tx_begin(s))) return rc;
+  sqlite3_stmt *q = s->stmt[S_ENROLL_EXPIRY];
+  int64_t expires_at = 0;
+  if (bind_str(q, 1, identity) != SQLITE_OK) {
+    rc = stmt_fail(s, q, "enroll_redeem: bind");
+  } else {
+    int sr = sqlite3_step(q);
+    if (sr == SQLITE_ROW)
+      expires_at = sqlite3_column_int64(q, 0);
+    else if (sr == SQLITE_DONE)
+      rc = CPNS_ERR_NOTFOUND;
+    else
+      rc = db_fail(s, "enroll_redeem: select");
+    sqlite3_reset(q);
+  }
+  bool expired = expires_at <= now;
+  if (!rc) rc = delete_by_identity(s, S_ENROLL_DELETE, identity, "enroll_redeem: delete");
+  if (!rc && !expired) rc = cred_put(st, c);
+  if (rc) {
+    tx_rollback(s);
+    return rc;
+  }
+  rc = tx_commit(s);
+  return rc ? rc : expired ? CPNS_ERR_DENIED : 0;
+}
+
+static int enroll_delete(struct cpns_store *st, const char *identity) {
+  return delete_by_identity(impl(st), S_ENROLL_DELETE, identity, "enroll_delete");
+}
+
+/* One statement, hence one transaction: pending enrollments are few. */
+static int enroll_expire(struct cpns_store *st, int64_t now, unsigned *removed) {
+  struct sqlite_store *s = impl(st);
+  if (removed) *removed = 0;
+  sqlite3_stmt *q = s->stmt[S_ENROLL_EXPIRE];
+  if (sqlite3_bind_int64(q, 1, now) != SQLITE_OK) return stmt_fail(s, q, "enroll_expire: bind");
+  int rc = run(s, S_ENROLL_EXPIRE, "enroll_expire");
+  if (!rc && removed) *removed = (unsigned)sqlite3_changes(s->db);
+  return rc;
+}
+
 /* ---- open and close ------------------------------------------------------ */
 
 /* Also used to undo a half-done open, so every field may still be NULL. */
@@ -959,6 +1245,15 @@ static const struct cpns_store_ops sqlite_ops = {
     .kv_set = kv_set,
     .entity_expel = entity_expel,
     .entity_admit = entity_admit,
+    .cred_put = cred_put,
+    .cred_get = cred_get,
+    .cred_delete = cred_delete,
+    .cred_count = cred_count,
+    .enroll_put = enroll_put,
+    .enroll_get = enroll_get,
+    .enroll_redeem = enroll_redeem,
+    .enroll_delete = enroll_delete,
+    .enroll_expire = enroll_expire,
 };
 
 /* Writes the reason for a failed open into err, or logs it when the caller
@@ -1131,7 +1426,12 @@ int cpns_store_sqlite_open(const char *path, enum cpns_store_sync sync, struct c
                    NULL, path, err, errlen)) ||
       (rc = pragma(s->db, "PRAGMA foreign_keys = ON", NULL, path, err, errlen)) ||
       (rc = pragma(s->db, "PRAGMA journal_size_limit = 67108864", NULL, path, err, errlen)) ||
-      (rc = pragma(s->db, "PRAGMA cache_size = -16384", NULL, path, err, errlen)))
+      (rc = pragma(s->db, "PRAGMA cache_size = -16384", NULL, path, err, errlen)) ||
+      /* The file holds keys: a deleted or replaced record (a rotated key, a
+       * redeemed enrollment's PSK) is zeroed in the pages written anyway
+       * rather than left in the file's free space. FAST costs no extra I/O;
+       * page images already in the WAL last until it is overwritten. */
+      (rc = pragma(s->db, "PRAGMA secure_delete = FAST", NULL, path, err, errlen)))
     goto fail;
 
   if ((rc = migrate(s->db, path, err, errlen))) goto fail;

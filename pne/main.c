@@ -74,6 +74,7 @@ int main(int argc, char **argv) {
       .conf = &p.conf,
       .log_level = &p.conf.log_level,
       .log_target = p.conf.log_target,
+      .accepts_enroll = true,
   };
   cpns_node_limits_default(&p.conf.limits);
   int ex = cpns_daemon_init(&p.daemon, argc, argv);
@@ -88,6 +89,7 @@ int main(int argc, char **argv) {
     p.conf.local_plain = true;
     p.conf.discovery = false;
   }
+  if (p.daemon.enroll_code) return enroll__run(&p, p.daemon.enroll_code);
   if (!p.conf.name[0]) snprintf(p.conf.name, sizeof p.conf.name, "%s", p.conf.id);
   if ((!p.daemon.print_authz && cpns_key_read_file(p.conf.key_file, p.key, err, sizeof err)) ||
       (!p.conf.local_plain && cpns_keyring_load(p.conf.local_keyring, PNE_APP_KEYS_MAX, &p.keyring, err, sizeof err))) {

@@ -70,6 +70,9 @@ void agent__join(struct pne *p, const char *pn);
 void agent__leave(struct pne *p, void (*done)(void *arg, int code, const char *diag), void *arg);
 const char *agent__state_name(enum pne_state s);
 
+/* enroll.c: obtain this device's key with a one-time code (--enroll). */
+int enroll__run(struct pne *p, const char *code);
+
 /* local.c: CPNS-5 for applications on this device, and CPNS-6 from the gateway. */
 int local__init(struct pne *p);
 

@@ -29,6 +29,8 @@ static unsigned relations(const struct cpns_req *req, unsigned wanted, void *arg
   const struct cpns_key_entry *p = req->peer;
   unsigned rel = 0;
   if (p->role == CPNS_PEER_OPERATOR) rel |= CPNS_REL_OPERATOR;
+  if (p->role == CPNS_PEER_ENROLLEE) rel |= CPNS_REL_ENROLLEE;
+  if (req->nseg >= 2 && strcmp(p->identity, req->seg[1]) == 0) rel |= CPNS_REL_SELF; /* keys/{id} */
   if (p->role != CPNS_PEER_GW) return rel;
   rel |= CPNS_REL_GW;
   if (req->nseg < 2) return rel;

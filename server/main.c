@@ -89,7 +89,7 @@ int main(int argc, char **argv) {
     goto out;
   }
   srv.links = gwlinks__new((size_t)srv.conf.limits.max_sessions);
-  if (!srv.links || inventory__init(&srv)) {
+  if (!srv.links || inventory__init(&srv) || keys__init(&srv)) {
     log_err("server", "initialization failed");
     ex = CPNS_EXIT_SOFTWARE;
     goto out;
@@ -113,6 +113,7 @@ int main(int argc, char **argv) {
 out:
   gwlinks__free(srv.links);
   cpns_node_free(srv.node);
+  keys__free(&srv);
   cpns_store_close(srv.store);
   cpns_keyring_free(srv.keyring);
   if (srv.conf.pid_file[0]) remove(srv.conf.pid_file);

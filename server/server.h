@@ -26,6 +26,7 @@ struct server_conf {
 };
 
 struct gwlinks;
+struct cpns_keycache;
 
 struct server {
   struct server_conf conf;
@@ -34,11 +35,16 @@ struct server {
   struct cpns_store *store;
   struct cpns_keyring *keyring;
   struct gwlinks *links;
+  struct cpns_keycache *creds; /* issued keys and pending enrollments, cached */
 };
 
 /* inventory.c: PN registration (5.5.6) and PN management (5.5.10). */
 int inventory__init(struct server *srv);
 void inventory__expire(void *arg);
+
+/* keys.c: enrollment codes, key issue, rotation and revocation (5.5.7.2). */
+int keys__init(struct server *srv);
+void keys__free(struct server *srv);
 
 /* gwlinks.c: the session each PN GW opened, for CPNS-7 requests. */
 struct gwlinks *gwlinks__new(size_t max);

@@ -56,6 +56,10 @@ static void usage(FILE *out) {
           "  pn remove PN             remove PN with all its entities\n"
           "  pn readers PN [PN2...]   show, or set, the PNs allowed to read PN's inventory\n"
           "  pn gw PN                 (server) ask PN's gateway for its status, live over CPNS-7\n"
+          "  enroll ID PN [pne|gw] [TTL]  create a one-time enrollment code for a new device\n"
+          "                           (operator, or a PN GW for its own PN); the code is shown once\n"
+          "  key rotate ID            a new Entity-User Key for ID (the old one stops working)\n"
+          "  key revoke ID            revoke ID's key and close its sessions\n"
           "  get|delete PATH          raw request, PATH relative to /cpns/v1\n"
           "  put|post PATH [JSON]     raw request with a JSON body\n");
 }
@@ -387,6 +391,24 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "info")) ex = run(c, "GET", "entity", NULL, NULL, VIEW_OBJECT, NULL);
   else if (!strcmp(cmd, "neighbors")) ex = run(c, "GET", "neighbors", NULL, NULL, VIEW_NEIGHBORS, NULL);
   else if (!strcmp(cmd, "pn")) ex = pn_command(c, argc - 1, argv + 1);
+  else if (!strcmp(cmd, "enroll") && argc >= 3) {
+    if (!cpns_valid_id(argv[1]) || !cpns_valid_id(argv[2])) {
+      fprintf(stderr, "cpnsctl: ID and PN must be ids\n");
+    } else {
+      json_t *b = json_pack("{s:s, s:s, s:s}", "id", argv[1], "pn", argv[2], "role",
+                            argc >= 4 ? argv[3] : "pne");
+      if (argc >= 5) json_object_set_new(b, "ttl", json_integer(strtol(argv[4], NULL, 10)));
+      char *body = json_dumps(b, JSON_COMPACT);
+      json_decref(b);
+      ex = run(c, "POST", "enrollments", NULL, body, VIEW_OBJECT, NULL);
+      free(body);
+    }
+  } else if (!strcmp(cmd, "key") && argc >= 3 && cpns_valid_id(argv[2]) &&
+             (!strcmp(argv[1], "rotate") || !strcmp(argv[1], "revoke"))) {
+    snprintf(path, sizeof path, "keys/%s%s", argv[2], !strcmp(argv[1], "rotate") ? "/rotate" : "");
+    ex = run(c, !strcmp(argv[1], "rotate") ? "POST" : "DELETE", path, NULL, NULL, VIEW_OBJECT,
+             "revoked");
+  }
   else if ((!strcmp(cmd, "get") || !strcmp(cmd, "delete")) && argc >= 2) {
     split_query(argv[1], path, sizeof path, query, sizeof query);
     ex = run(c, !strcmp(cmd, "get") ? "GET" : "DELETE", path, query, NULL, VIEW_NONE, "done");

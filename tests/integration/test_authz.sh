@@ -64,8 +64,8 @@ try_all() {
 any="any authenticated entity"
 check "server: the operator is refused where only gateways may act" try_all "$SERVER" server.ctl operator "$any"
 check "server: a PN's gateway is refused the operator's resources" \
-  try_all "$SERVER" gwhome.ctl "own PN GW" "any PN GW" "$any"
-check "server: another PN's gateway is refused everything of PN home" try_all "$SERVER" office.ctl "any PN GW" "$any"
+  try_all "$SERVER" gwhome.ctl "own PN GW" "a PN GW" "$any"
+check "server: another PN's gateway is refused everything of PN home" try_all "$SERVER" office.ctl "a PN GW" "$any"
 check "gateway: a PNE that is not a member is refused management" try_all "$GW" stranger.ctl "$any"
 check "gateway: a member may not act as another PNE" try_all "$GW" phone-gw.ctl "member" "$any"
 check "gateway: the operator may not register PNEs" try_all "$GW" gw.ctl operator "$any"

@@ -589,7 +589,9 @@ static void test_roles(void **state) {
   assert_int_equal(cpns_peer_role_parse("GW"), -1);
   assert_int_equal(cpns_peer_role_parse("gw "), -1);
   assert_int_equal(cpns_peer_role_parse("gateway"), -1);
-  assert_string_equal(cpns_peer_role_name((enum cpns_peer_role)6), "?");
+  assert_string_equal(cpns_peer_role_name(CPNS_PEER_ENROLLEE), "enrollee");
+  assert_int_equal(cpns_peer_role_parse("enrollee"), -1); /* granted at run time only */
+  assert_string_equal(cpns_peer_role_name((enum cpns_peer_role)7), "?");
   assert_string_equal(cpns_peer_role_name((enum cpns_peer_role)1000), "?");
   assert_string_equal(cpns_peer_role_name((enum cpns_peer_role)-1), "?");
 }

@@ -2,7 +2,8 @@
 /* Unit tests of the SQLite store (lib/store_sqlite.c) through the store.h
  * interface: every op on a fresh file in a private temporary directory, plus
  * what only a file shows (mode 0600, persistence across a reopen, refusing a
- * schema from the future) checked with a second, plain SQLite connection. */
+ * schema from the future, migrating an older one, secrets stored as BLOBs)
+ * checked with a second, plain SQLite connection. */
 #include <cpns/cpns.h>
 #include <errno.h>
 #include <limits.h>
@@ -778,7 +779,7 @@ static void test_schema(void **state) {
   struct fixture *f = *state;
   sqlite3 *db = raw_open(f->path);
   char buf[64];
-  assert_int_equal(raw_int(db, "PRAGMA user_version"), 1);
+  assert_int_equal(raw_int(db, "PRAGMA user_version"), 2);
   assert_string_equal(raw_text(db, "PRAGMA journal_mode", buf, sizeof buf), "wal");
   /* The expiry indexes exist and the expiry query uses them. */
   assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
@@ -899,6 +900,399 @@ static void test_memory(void **state) {
   cpns_store_close(NULL); /* does nothing */
 }
 
+/* ---- credentials and enrollments ---------------------------------------- */
+
+static struct cpns_credential mkcred(const char *identity, const char *role, const char *pn,
+                                     uint8_t fill, uint32_t generation, int64_t created,
+                                     int64_t rotated) {
+  struct cpns_credential c;
+  memset(&c, 0, sizeof c);
+  snprintf(c.identity, sizeof c.identity, "%s", identity);
+  snprintf(c.role, sizeof c.role, "%s", role);
+  snprintf(c.pn, sizeof c.pn, "%s", pn);
+  for (size_t i = 0; i < sizeof c.key; i++) c.key[i] = (uint8_t)(fill + i);
+  c.generation = generation;
+  c.created_at = created;
+  c.rotated_at = rotated;
+  return c;
+}
+
+static struct cpns_enrollment mkenroll(const char *identity, const char *role, const char *pn,
+                                       uint8_t fill, int64_t created, int64_t expires,
+                                       const char *by) {
+  struct cpns_enrollment e;
+  memset(&e, 0, sizeof e);
+  snprintf(e.identity, sizeof e.identity, "%s", identity);
+  snprintf(e.role, sizeof e.role, "%s", role);
+  snprintf(e.pn, sizeof e.pn, "%s", pn);
+  for (size_t i = 0; i < sizeof e.psk; i++) e.psk[i] = (uint8_t)(fill ^ i);
+  e.created_at = created;
+  e.expires_at = expires;
+  snprintf(e.created_by, sizeof e.created_by, "%s", by);
+  return e;
+}
+
+static void assert_cred_equal(const struct cpns_credential *a, const struct cpns_credential *b) {
+  assert_string_equal(a->identity, b->identity);
+  assert_string_equal(a->role, b->role);
+  assert_string_equal(a->pn, b->pn);
+  assert_memory_equal(a->key, b->key, CPNS_SECRET_LEN);
+  assert_int_equal(a->generation, b->generation);
+  assert_int_equal(a->created_at, b->created_at);
+  assert_int_equal(a->rotated_at, b->rotated_at);
+}
+
+static void assert_enroll_equal(const struct cpns_enrollment *a,
+                                const struct cpns_enrollment *b) {
+  assert_string_equal(a->identity, b->identity);
+  assert_string_equal(a->role, b->role);
+  assert_string_equal(a->pn, b->pn);
+  assert_memory_equal(a->psk, b->psk, CPNS_SECRET_LEN);
+  assert_int_equal(a->created_at, b->created_at);
+  assert_int_equal(a->expires_at, b->expires_at);
+  assert_string_equal(a->created_by, b->created_by);
+}
+
+static void test_cred_put_get_replace(void **state) {
+  struct cpns_store *st = ((struct fixture *)*state)->st;
+  struct cpns_credential c = mkcred("lamp", "pne", "home", 0x10, 1, 1000, 1000), got;
+  assert_int_equal(st->ops->cred_get(st, "lamp", &got), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->cred_put(st, &c), 0);
+  assert_int_equal(st->ops->cred_get(st, "lamp", &got), 0);
+  assert_cred_equal(&c, &got);
+
+  /* A rotation: a new key and generation; created_at stays from the first. */
+  struct cpns_credential r = mkcred("lamp", "gw", "", 0xa0, 2, 5000, 5000);
+  assert_int_equal(st->ops->cred_put(st, &r), 0);
+  assert_int_equal(st->ops->cred_get(st, "lamp", &got), 0);
+  assert_int_equal(got.created_at, 1000);
+  assert_int_equal(got.generation, 2);
+  assert_int_equal(got.rotated_at, 5000);
+  assert_string_equal(got.pn, "");
+  r.created_at = 1000;
+  assert_cred_equal(&r, &got);
+
+  /* All 32 bytes round-trip, zeros and 0xff included. */
+  struct cpns_credential z = mkcred("zero", "app", "", 0, UINT32_MAX, -1, INT64_MAX);
+  memset(z.key, 0, sizeof z.key);
+  z.key[31] = 0xff;
+  assert_int_equal(st->ops->cred_put(st, &z), 0);
+  assert_int_equal(st->ops->cred_get(st, "zero", &got), 0);
+  assert_cred_equal(&z, &got);
+
+  /* Bad input changes nothing. */
+  struct cpns_credential bad = mkcred("", "pne", "", 1, 1, 1, 1);
+  assert_int_equal(st->ops->cred_put(st, &bad), CPNS_ERR_INVAL);
+  bad = mkcred("x", "", "", 1, 1, 1, 1);
+  assert_int_equal(st->ops->cred_put(st, &bad), CPNS_ERR_INVAL);
+  assert_int_equal(st->ops->cred_put(st, NULL), CPNS_ERR_INVAL);
+  bad = mkcred("x", "pne", "", 1, 1, 1, 1);
+  memset(bad.identity, 'i', sizeof bad.identity); /* no NUL: one byte too long */
+  assert_int_equal(st->ops->cred_put(st, &bad), CPNS_ERR_TOOBIG);
+  bad = mkcred("x", "pne", "", 1, 1, 1, 1);
+  memset(bad.role, 'r', sizeof bad.role);
+  assert_int_equal(st->ops->cred_put(st, &bad), CPNS_ERR_TOOBIG);
+  bad = mkcred("x", "pne", "", 1, 1, 1, 1);
+  memset(bad.pn, 'p', sizeof bad.pn);
+  assert_int_equal(st->ops->cred_put(st, &bad), CPNS_ERR_TOOBIG);
+  uint64_t n = 0;
+  assert_int_equal(st->ops->cred_count(st, &n), 0);
+  assert_int_equal(n, 2);
+
+  /* The longest values that fit are stored whole. */
+  struct cpns_credential big = mkcred("x", "pne", "", 7, 1, 1, 1);
+  memset(big.identity, 'i', sizeof big.identity - 1);
+  memset(big.role, 'r', sizeof big.role - 1);
+  memset(big.pn, 'p', sizeof big.pn - 1);
+  assert_int_equal(st->ops->cred_put(st, &big), 0);
+  assert_int_equal(st->ops->cred_get(st, big.identity, &got), 0);
+  assert_cred_equal(&big, &got);
+
+  char longid[CPNS_ID_MAX + 2];
+  memset(longid, 'x', sizeof longid - 1);
+  longid[sizeof longid - 1] = '\0';
+  assert_int_equal(st->ops->cred_get(st, longid, &got), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->cred_get(st, NULL, &got), CPNS_ERR_INVAL);
+  assert_int_equal(st->ops->cred_get(st, "lamp", NULL), CPNS_ERR_INVAL);
+  assert_int_equal(st->ops->cred_count(st, NULL), CPNS_ERR_INVAL);
+}
+
+static void test_cred_delete_count(void **state) {
+  struct cpns_store *st = ((struct fixture *)*state)->st;
+  uint64_t n = 99;
+  assert_int_equal(st->ops->cred_count(st, &n), 0);
+  assert_int_equal(n, 0);
+  char id[16];
+  for (int i = 0; i < 5; i++) {
+    snprintf(id, sizeof id, "dev%d", i);
+    struct cpns_credential c = mkcred(id, "pne", "home", (uint8_t)i, 1, i, i);
+    assert_int_equal(st->ops->cred_put(st, &c), 0);
+  }
+  assert_int_equal(st->ops->cred_count(st, &n), 0);
+  assert_int_equal(n, 5);
+  assert_int_equal(st->ops->cred_delete(st, "dev2"), 0);
+  assert_int_equal(st->ops->cred_delete(st, "dev2"), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->cred_delete(st, "never"), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->cred_delete(st, NULL), CPNS_ERR_INVAL);
+  struct cpns_credential got;
+  assert_int_equal(st->ops->cred_get(st, "dev2", &got), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->cred_get(st, "dev3", &got), 0);
+  assert_int_equal(st->ops->cred_count(st, &n), 0);
+  assert_int_equal(n, 4);
+}
+
+static void test_enroll_put_get_replace(void **state) {
+  struct cpns_store *st = ((struct fixture *)*state)->st;
+  struct cpns_enrollment e = mkenroll("lamp", "pne", "home", 0x33, 100, 700, "alice"), got;
+  assert_int_equal(st->ops->enroll_get(st, "lamp", &got), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->enroll_put(st, &e), 0);
+  assert_int_equal(st->ops->enroll_get(st, "lamp", &got), 0);
+  assert_enroll_equal(&e, &got);
+
+  /* A new enrollment replaces the pending one whole: the old code is dead. */
+  struct cpns_enrollment r = mkenroll("lamp", "gw", "", 0x44, 200, 900, "");
+  assert_int_equal(st->ops->enroll_put(st, &r), 0);
+  assert_int_equal(st->ops->enroll_get(st, "lamp", &got), 0);
+  assert_enroll_equal(&r, &got);
+
+  struct cpns_enrollment bad = mkenroll("", "pne", "", 1, 1, 2, "a");
+  assert_int_equal(st->ops->enroll_put(st, &bad), CPNS_ERR_INVAL);
+  bad = mkenroll("x", "", "", 1, 1, 2, "a");
+  assert_int_equal(st->ops->enroll_put(st, &bad), CPNS_ERR_INVAL);
+  assert_int_equal(st->ops->enroll_put(st, NULL), CPNS_ERR_INVAL);
+  bad = mkenroll("x", "pne", "", 1, 1, 2, "a");
+  memset(bad.created_by, 'b', sizeof bad.created_by);
+  assert_int_equal(st->ops->enroll_put(st, &bad), CPNS_ERR_TOOBIG);
+  bad = mkenroll("x", "pne", "", 1, 1, 2, "a");
+  memset(bad.identity, 'i', sizeof bad.identity);
+  assert_int_equal(st->ops->enroll_put(st, &bad), CPNS_ERR_TOOBIG);
+  assert_int_equal(st->ops->enroll_get(st, "x", &got), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->enroll_get(st, NULL, &got), CPNS_ERR_INVAL);
+
+  /* Enrollments and credentials are separate tables. */
+  uint64_t n = 99;
+  assert_int_equal(st->ops->cred_count(st, &n), 0);
+  assert_int_equal(n, 0);
+  assert_int_equal(st->ops->enroll_delete(st, "lamp"), 0);
+  assert_int_equal(st->ops->enroll_get(st, "lamp", &got), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->enroll_delete(st, "lamp"), CPNS_ERR_NOTFOUND);
+}
+
+static void test_enroll_redeem_once(void **state) {
+  struct cpns_store *st = ((struct fixture *)*state)->st;
+  struct cpns_enrollment e = mkenroll("lamp", "pne", "home", 0x33, 100, 700, "alice"), eg;
+  assert_int_equal(st->ops->enroll_put(st, &e), 0);
+  struct cpns_credential c = mkcred("lamp", "pne", "home", 0x55, 1, 500, 500), got;
+  assert_int_equal(st->ops->enroll_redeem(st, "lamp", 500, &c), 0);
+  assert_int_equal(st->ops->enroll_get(st, "lamp", &eg), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->cred_get(st, "lamp", &got), 0);
+  assert_cred_equal(&c, &got);
+
+  /* The code works once. */
+  struct cpns_credential c2 = mkcred("lamp", "pne", "home", 0x66, 1, 600, 600);
+  assert_int_equal(st->ops->enroll_redeem(st, "lamp", 600, &c2), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->cred_get(st, "lamp", &got), 0);
+  assert_cred_equal(&c, &got);
+
+  /* A second enrollment of an enrolled device replaces its key, keeping
+   * created_at. */
+  assert_int_equal(st->ops->enroll_put(st, &e), 0);
+  c2.generation = 2;
+  assert_int_equal(st->ops->enroll_redeem(st, "lamp", 699, &c2), 0);
+  assert_int_equal(st->ops->cred_get(st, "lamp", &got), 0);
+  assert_int_equal(got.created_at, 500);
+  assert_int_equal(got.generation, 2);
+  assert_memory_equal(got.key, c2.key, CPNS_SECRET_LEN);
+  uint64_t n;
+  assert_int_equal(st->ops->cred_count(st, &n), 0);
+  assert_int_equal(n, 1);
+
+  /* None pending for another identity. */
+  struct cpns_credential o = mkcred("other", "pne", "", 1, 1, 1, 1);
+  assert_int_equal(st->ops->enroll_redeem(st, "other", 1, &o), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->cred_get(st, "other", &got), CPNS_ERR_NOTFOUND);
+}
+
+static void test_enroll_redeem_expired(void **state) {
+  struct cpns_store *st = ((struct fixture *)*state)->st;
+  struct cpns_enrollment e = mkenroll("lamp", "pne", "home", 0x33, 100, 700, "alice"), eg;
+  assert_int_equal(st->ops->enroll_put(st, &e), 0);
+  struct cpns_credential c = mkcred("lamp", "pne", "home", 0x55, 1, 700, 700), got;
+  /* expires_at == now is expired: only expires_at > now may be redeemed. */
+  assert_int_equal(st->ops->enroll_redeem(st, "lamp", 700, &c), CPNS_ERR_DENIED);
+  assert_int_equal(st->ops->enroll_get(st, "lamp", &eg), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->cred_get(st, "lamp", &got), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->enroll_redeem(st, "lamp", 700, &c), CPNS_ERR_NOTFOUND);
+
+  /* An expired redeem leaves an existing credential alone. */
+  struct cpns_credential old = mkcred("dev", "pne", "", 0x77, 3, 10, 20);
+  assert_int_equal(st->ops->cred_put(st, &old), 0);
+  e = mkenroll("dev", "pne", "", 0x12, 100, 200, "alice");
+  assert_int_equal(st->ops->enroll_put(st, &e), 0);
+  struct cpns_credential nw = mkcred("dev", "pne", "", 0x88, 4, 300, 300);
+  assert_int_equal(st->ops->enroll_redeem(st, "dev", 300, &nw), CPNS_ERR_DENIED);
+  assert_int_equal(st->ops->cred_get(st, "dev", &got), 0);
+  assert_cred_equal(&old, &got);
+}
+
+static void test_enroll_redeem_mismatch(void **state) {
+  struct cpns_store *st = ((struct fixture *)*state)->st;
+  struct cpns_enrollment e = mkenroll("lamp", "pne", "home", 0x33, 100, 700, "alice"), eg;
+  assert_int_equal(st->ops->enroll_put(st, &e), 0);
+  struct cpns_credential c = mkcred("fridge", "pne", "home", 0x55, 1, 500, 500), got;
+  assert_int_equal(st->ops->enroll_redeem(st, "lamp", 500, &c), CPNS_ERR_INVAL);
+  assert_int_equal(st->ops->enroll_redeem(st, NULL, 500, &c), CPNS_ERR_INVAL);
+  assert_int_equal(st->ops->enroll_redeem(st, "lamp", 500, NULL), CPNS_ERR_INVAL);
+  c = mkcred("lamp", "", "home", 0x55, 1, 500, 500); /* no role */
+  assert_int_equal(st->ops->enroll_redeem(st, "lamp", 500, &c), CPNS_ERR_INVAL);
+  c = mkcred("lamp", "pne", "home", 0x55, 1, 500, 500);
+  memset(c.pn, 'p', sizeof c.pn);
+  assert_int_equal(st->ops->enroll_redeem(st, "lamp", 500, &c), CPNS_ERR_TOOBIG);
+  /* None of these spent the code or stored a key. */
+  assert_int_equal(st->ops->enroll_get(st, "lamp", &eg), 0);
+  assert_enroll_equal(&e, &eg);
+  assert_int_equal(st->ops->cred_get(st, "lamp", &got), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->cred_get(st, "fridge", &got), CPNS_ERR_NOTFOUND);
+}
+
+static void test_enroll_expire(void **state) {
+  struct cpns_store *st = ((struct fixture *)*state)->st;
+  struct cpns_enrollment es[] = {
+      mkenroll("a", "pne", "", 1, 0, 5, "op"),
+      mkenroll("b", "pne", "", 2, 0, 10, "op"), /* <= now expires */
+      mkenroll("c", "pne", "", 3, 0, 11, "op"),
+  };
+  for (size_t i = 0; i < sizeof es / sizeof es[0]; i++)
+    assert_int_equal(st->ops->enroll_put(st, &es[i]), 0);
+  unsigned removed = 99;
+  assert_int_equal(st->ops->enroll_expire(st, 4, &removed), 0);
+  assert_int_equal(removed, 0);
+  assert_int_equal(st->ops->enroll_expire(st, 10, &removed), 0);
+  assert_int_equal(removed, 2);
+  struct cpns_enrollment got;
+  assert_int_equal(st->ops->enroll_get(st, "a", &got), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->enroll_get(st, "b", &got), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->enroll_get(st, "c", &got), 0);
+  assert_enroll_equal(&es[2], &got);
+  assert_int_equal(st->ops->enroll_expire(st, 10, &removed), 0);
+  assert_int_equal(removed, 0);
+  assert_int_equal(st->ops->enroll_expire(st, 11, NULL), 0); /* the count is optional */
+  assert_int_equal(st->ops->enroll_get(st, "c", &got), CPNS_ERR_NOTFOUND);
+}
+
+static void test_secrets_persist(void **state) {
+  struct fixture *f = *state;
+  struct cpns_credential c = mkcred("lamp", "pne", "home", 0x21, 3, 10, 20), cg;
+  struct cpns_enrollment e = mkenroll("fridge", "app", "", 0x42, 30, 4000, "alice"), eg;
+  assert_int_equal(f->st->ops->cred_put(f->st, &c), 0);
+  assert_int_equal(f->st->ops->enroll_put(f->st, &e), 0);
+  cpns_store_close(f->st);
+  f->st = NULL;
+  char err[256];
+  assert_int_equal(cpns_store_sqlite_open(f->path, CPNS_STORE_SYNC_NORMAL, &f->st, err, sizeof err),
+                   0);
+  struct cpns_store *st = f->st;
+  assert_int_equal(st->ops->cred_get(st, "lamp", &cg), 0);
+  assert_cred_equal(&c, &cg);
+  assert_int_equal(st->ops->enroll_get(st, "fridge", &eg), 0);
+  assert_enroll_equal(&e, &eg);
+
+  /* Stored as BLOBs, as the schema says. */
+  sqlite3 *db = raw_open(f->path);
+  assert_int_equal(raw_int(db, "SELECT typeof(key) = 'blob' AND length(key) = 32 FROM credential"),
+                   1);
+  assert_int_equal(raw_int(db, "SELECT typeof(psk) = 'blob' AND length(psk) = 32 FROM enrollment"),
+                   1);
+  sqlite3_close(db);
+}
+
+/* A secret that is not a 32-byte BLOB was not written by the store: the schema
+ * refuses it, and should one get in anyway, reading it is an error. */
+static void test_secret_bad_blob(void **state) {
+  struct fixture *f = *state;
+  struct cpns_store *st = f->st;
+  sqlite3 *db = raw_open(f->path);
+  assert_int_equal(sqlite3_exec(db,
+                                "INSERT INTO credential VALUES ('short', 'pne', '',"
+                                " zeroblob(31), 1, 0, 0)",
+                                NULL, NULL, NULL),
+                   SQLITE_CONSTRAINT);
+  assert_int_equal(sqlite3_exec(db,
+                                "INSERT INTO credential VALUES ('text', 'pne', '',"
+                                " '0123456789abcdef0123456789abcdef', 1, 0, 0)",
+                                NULL, NULL, NULL),
+                   SQLITE_CONSTRAINT);
+  assert_int_equal(sqlite3_exec(db, "PRAGMA ignore_check_constraints = ON", NULL, NULL, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db,
+                                "INSERT INTO credential VALUES ('short', 'pne', '',"
+                                " zeroblob(31), 1, 0, 0);"
+                                "INSERT INTO credential VALUES ('long', 'pne', '',"
+                                " zeroblob(33), 1, 0, 0);"
+                                "INSERT INTO credential VALUES ('text', 'pne', '',"
+                                " '0123456789abcdef0123456789abcdef', 1, 0, 0);"
+                                "INSERT INTO credential VALUES ('gen', 'pne', '',"
+                                " zeroblob(32), -1, 0, 0);"
+                                "INSERT INTO enrollment VALUES ('short', 'pne', '',"
+                                " zeroblob(16), 0, 99, 'op');",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(db);
+
+  struct cpns_credential c;
+  assert_int_equal(st->ops->cred_get(st, "short", &c), CPNS_ERR_STORE);
+  assert_int_equal(st->ops->cred_get(st, "long", &c), CPNS_ERR_STORE);
+  assert_int_equal(st->ops->cred_get(st, "text", &c), CPNS_ERR_STORE);
+  assert_int_equal(st->ops->cred_get(st, "gen", &c), CPNS_ERR_STORE);
+  struct cpns_enrollment e;
+  assert_int_equal(st->ops->enroll_get(st, "short", &e), CPNS_ERR_STORE);
+  /* The store still works after those errors. */
+  struct cpns_credential ok = mkcred("ok", "pne", "", 9, 1, 1, 1);
+  assert_int_equal(st->ops->cred_put(st, &ok), 0);
+  assert_int_equal(st->ops->cred_get(st, "ok", &c), 0);
+  assert_cred_equal(&ok, &c);
+}
+
+/* A file of schema version 1 (migration 1 only) is brought to version 2 on
+ * open, its data kept. */
+static void test_migrate_from_v1(void **state) {
+  struct fixture *f = *state;
+  add_pn_with_data(f->st, "kept");
+  cpns_store_close(f->st);
+  f->st = NULL;
+  /* Undo migration 2 by hand: what remains is exactly migration 1's schema. */
+  sqlite3 *db = raw_open(f->path);
+  assert_int_equal(sqlite3_exec(db,
+                                "BEGIN; DROP TABLE credential; DROP TABLE enrollment;"
+                                " PRAGMA user_version = 1; COMMIT;",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN "
+                               "('credential', 'enrollment', 'enrollment_expiry')"),
+                   0);
+  sqlite3_close(db);
+
+  char err[256];
+  assert_int_equal(cpns_store_sqlite_open(f->path, CPNS_STORE_SYNC_NORMAL, &f->st, err, sizeof err),
+                   0);
+  struct cpns_store *st = f->st;
+  db = raw_open(f->path);
+  assert_int_equal(raw_int(db, "PRAGMA user_version"), 2);
+  assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN "
+                               "('credential', 'enrollment', 'enrollment_expiry')"),
+                   3);
+  sqlite3_close(db);
+  struct cpns_pn_rec p;
+  assert_int_equal(st->ops->pn_get(st, "kept", &p), 0);
+  uint64_t n;
+  assert_int_equal(st->ops->entity_count(st, "kept", &n), 0);
+  assert_int_equal(n, 3);
+  struct cpns_credential c = mkcred("lamp", "pne", "kept", 1, 1, 1, 1), got;
+  assert_int_equal(st->ops->cred_put(st, &c), 0);
+  assert_int_equal(st->ops->cred_get(st, "lamp", &got), 0);
+  assert_cred_equal(&c, &got);
+}
+
 /* ---- volume -------------------------------------------------------------- */
 
 static int count_visits(void *arg, const struct cpns_entity_rec *e) {
@@ -957,6 +1351,16 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_two_connections, setup, teardown),
       cmocka_unit_test(test_memory),
       cmocka_unit_test_setup_teardown(test_bulk_20000, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cred_put_get_replace, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cred_delete_count, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_enroll_put_get_replace, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_enroll_redeem_once, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_enroll_redeem_expired, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_enroll_redeem_mismatch, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_enroll_expire, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_secrets_persist, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_secret_bad_blob, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_migrate_from_v1, setup, teardown),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
