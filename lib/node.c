@@ -107,6 +107,22 @@ struct cpns_deferred {
   struct cpns_deferred *next, *prev; /* in node->deferred, to free on shutdown */
 };
 
+/* An observable path and its registered observers (session, token). An
+ * observer that went away without telling us (an RST to a notification) is
+ * counted until its session ends: the count errs on the safe side. */
+struct observer {
+  coap_session_t *session;
+  uint8_t token[8];
+  size_t toklen;
+};
+struct observable {
+  coap_resource_t *resource;
+  char path[CPNS_MAX_SEGMENTS * (CPNS_SEGMENT_MAX + 1)]; /* relative to /cpns/v1 */
+  struct observer obs[CPNS_OBSERVERS_MAX];
+  unsigned nobs;
+  struct observable *next;
+};
+
 struct cpns_node {
   coap_context_t *ctx;
   char name[32];
@@ -157,6 +173,7 @@ struct cpns_node {
   unsigned nfailed;
   bool has_source;
   coap_address_t source; /* local address of our client sessions */
+  struct observable *observables;
 };
 
 static uint64_t now_ms(void) {
@@ -336,12 +353,12 @@ void cpns_reply(struct cpns_req *req, int code, json_t *body) {
   size_t len = 0;
   if (body && encode_body(body, req->accept, &buf, &len)) {
     json_decref(body);
-    fill_response(req->node, req->node->unknown, req->session, req->pdu, req->response, 500, 0,
+    fill_response(req->node, req->resource, req->session, req->pdu, req->response, 500, 0,
                   NULL, 0, "cannot encode reply");
     return;
   }
   json_decref(body);
-  fill_response(req->node, req->node->unknown, req->session, req->pdu, req->response, code,
+  fill_response(req->node, req->resource, req->session, req->pdu, req->response, code,
                 req->accept, buf, len, NULL);
 }
 
@@ -353,7 +370,7 @@ void cpns_reply_error(struct cpns_req *req, int code, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(diag, sizeof diag, fmt, ap);
   va_end(ap);
-  fill_response(req->node, req->node->unknown, req->session, req->pdu, req->response, code, 0,
+  fill_response(req->node, req->resource, req->session, req->pdu, req->response, code, 0,
                 NULL, 0, diag);
 }
 
@@ -568,6 +585,127 @@ static bool finish_deferred(coap_resource_t *resource, coap_session_t *session,
   return true;
 }
 
+/* ---- observers ---- */
+
+static struct observable *observable_of(struct cpns_node *node, coap_resource_t *resource) {
+  if (resource == node->unknown) return NULL;
+  for (struct observable *o = node->observables; o; o = o->next)
+    if (o->resource == resource) return o;
+  return NULL;
+}
+
+static int observer_find(const struct observable *o, coap_session_t *s, coap_bin_const_t tok) {
+  for (unsigned i = 0; i < o->nobs; i++)
+    if (o->obs[i].session == s && o->obs[i].toklen == tok.length &&
+        memcmp(o->obs[i].token, tok.s, tok.length) == 0)
+      return (int)i;
+  return -1;
+}
+
+static void observer_drop(struct observable *o, int i) {
+  if (i >= 0) o->obs[i] = o->obs[--o->nobs];
+}
+
+static void observers_drop_session(struct cpns_node *node, coap_session_t *s) {
+  for (struct observable *o = node->observables; o; o = o->next)
+    for (unsigned i = 0; i < o->nobs;)
+      if (o->obs[i].session == s) observer_drop(o, (int)i);
+      else i++;
+}
+
+/* Before routing a GET on an observable resource: refuses a new observer
+ * beyond the cap. Returns false when the request was answered. */
+static bool observe_admit(struct observable *o, struct cpns_req *req, int *slot) {
+  *slot = -1;
+  if (!o || req->method != COAP_REQUEST_CODE_GET) return true;
+  int action = option_uint(req->pdu, COAP_OPTION_OBSERVE, -1);
+  coap_bin_const_t tok = coap_pdu_get_token(req->pdu);
+  int i = observer_find(o, req->session, tok);
+  if (action == COAP_OBSERVE_CANCEL) observer_drop(o, i);
+  if (action != COAP_OBSERVE_ESTABLISH) return true;
+  *slot = i;
+  if (i < 0 && o->nobs >= CPNS_OBSERVERS_MAX) {
+    CPNS_LOG_RL(CPNS_LOG_NOTICE, req->node->name, "%s: observer limit (%d) reached", o->path,
+                CPNS_OBSERVERS_MAX);
+    cpns_reply_error(req, 503, "too many observers of this resource");
+    return false;
+  }
+  return true;
+}
+
+/* After routing: libcoap keeps an observer on a 2.xx answer and drops it
+ * on an error; so do we. */
+static void observe_settle(struct observable *o, struct cpns_req *req, int slot) {
+  if (!o || req->method != COAP_REQUEST_CODE_GET ||
+      option_uint(req->pdu, COAP_OPTION_OBSERVE, -1) != COAP_OBSERVE_ESTABLISH)
+    return;
+  bool ok = COAP_RESPONSE_CLASS(coap_pdu_get_code(req->response)) == 2;
+  if (!ok) {
+    observer_drop(o, slot);
+    return;
+  }
+  coap_bin_const_t tok = coap_pdu_get_token(req->pdu);
+  if (slot >= 0 || o->nobs >= CPNS_OBSERVERS_MAX || tok.length > sizeof o->obs[0].token) return;
+  struct observer *ob = &o->obs[o->nobs++];
+  ob->session = req->session;
+  ob->toklen = tok.length;
+  memcpy(ob->token, tok.s, tok.length);
+}
+
+static struct observable *observable_find(struct cpns_node *node, const char *path) {
+  for (struct observable *o = node->observables; o; o = o->next)
+    if (strcmp(o->path, path) == 0) return o;
+  return NULL;
+}
+
+static void on_request(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *pdu,
+                       const coap_string_t *query, coap_pdu_t *response);
+
+int cpns_node_observable(struct cpns_node *node, const char *path) {
+  if (!path || !*path || path[0] == '/' || strlen(path) >= sizeof node->observables->path)
+    return CPNS_ERR_INVAL;
+  if (observable_find(node, path)) return 0;
+  struct observable *o = calloc(1, sizeof *o);
+  if (!o) return CPNS_ERR_NOMEM;
+  snprintf(o->path, sizeof o->path, "%s", path);
+  char full[sizeof o->path + sizeof CPNS_PATH_PREFIX + 1];
+  snprintf(full, sizeof full, "%s/%s", CPNS_PATH_PREFIX, path);
+  coap_str_const_t *uri = coap_new_str_const((const uint8_t *)full, strlen(full));
+  /* RELEASE_URI: libcoap frees uri with the resource. NOTIFY_CON: a lost
+   * notification is retransmitted, and an observer gone for good is noticed. */
+  coap_resource_t *r = uri ? coap_resource_init(uri, COAP_RESOURCE_FLAGS_RELEASE_URI |
+                                                         COAP_RESOURCE_FLAGS_NOTIFY_CON)
+                           : NULL;
+  if (!r) {
+    if (uri) coap_delete_str_const(uri);
+    free(o);
+    return CPNS_ERR_NOMEM;
+  }
+  coap_register_request_handler(r, COAP_REQUEST_GET, on_request);
+  coap_resource_set_get_observable(r, 1);
+  coap_add_resource(node->ctx, r);
+  o->resource = r;
+  o->next = node->observables;
+  node->observables = o;
+  return 0;
+}
+
+void cpns_node_notify(struct cpns_node *node, const char *path) {
+  struct observable *o = observable_find(node, path);
+  if (o) coap_resource_notify_observers(o->resource, NULL);
+}
+
+void cpns_node_observable_remove(struct cpns_node *node, const char *path) {
+  for (struct observable **pp = &node->observables; *pp; pp = &(*pp)->next) {
+    struct observable *o = *pp;
+    if (strcmp(o->path, path) != 0) continue;
+    *pp = o->next;
+    coap_delete_resource(node->ctx, o->resource);
+    free(o);
+    return;
+  }
+}
+
 static void on_request(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *pdu,
                        const coap_string_t *query, coap_pdu_t *response) {
   (void)query;
@@ -585,6 +723,7 @@ static void on_request(coap_resource_t *resource, coap_session_t *session, const
   req->pdu = pdu;
   req->response = response;
   req->method = coap_pdu_get_code(pdu);
+  req->resource = resource;
   req->peer = session_peer(node, session);
   char addr[CPNS_ADDR_MAX];
   cpns_session_addr(session, addr, sizeof addr);
@@ -634,18 +773,23 @@ static void on_request(coap_resource_t *resource, coap_session_t *session, const
     }
   }
 
+  struct observable *obs = observable_of(node, resource);
+  int slot = -1;
+  if (!observe_admit(obs, req, &slot)) goto done;
   bool path_known = false;
   for (unsigned i = 0; i < node->nroutes; i++) {
     const struct route *r = &node->routes[i];
     if (!route_matches(r, req)) continue;
     path_known = true;
     if (r->method != req->method) continue;
-    if (r->guarded && !authorized(node, r, req)) goto done;
+    if (r->guarded && !authorized(node, r, req)) goto routed;
     r->fn(req, r->arg);
     if (!req->replied && !req->deferred) cpns_reply_error(req, 500, "no reply");
-    goto done;
+    goto routed;
   }
   cpns_reply_error(req, path_known ? 405 : 404, path_known ? "method not allowed" : "no such resource");
+routed:
+  observe_settle(obs, req, slot);
 done:
   if (cpns_log_get_level() >= CPNS_LOG_DEBUG) {
     coap_pdu_code_t rc = coap_pdu_get_code(response);
@@ -946,6 +1090,7 @@ static void close_scheduled(struct cpns_node *node) {
     log_notice(node->name, "closing the session of %s (credentials changed)", node->live[i].identity);
     node->live[i] = node->live[--node->nlive];
     fail_session_pending(node, s);
+    observers_drop_session(node, s);
     run_hooks(node, s, false);
     coap_session_disconnected(s, COAP_NACK_NOT_DELIVERABLE);
   }
@@ -985,6 +1130,7 @@ static int on_event(coap_session_t *session, const coap_event_t event) {
   case COAP_EVENT_SESSION_FAILED:
   case COAP_EVENT_SERVER_SESSION_DEL:
     live_remove(node, session);
+    observers_drop_session(node, session);
     fail_session_pending(node, session);
     run_hooks(node, session, false);
     break;
@@ -1229,6 +1375,11 @@ void cpns_node_free(struct cpns_node *node) {
   /* Whoever registered hooks may be gone already: no callbacks during
    * teardown, when libcoap closes every session. */
   node->nhooks = 0;
+  while (node->observables) { /* libcoap frees the resources with the context */
+    struct observable *o = node->observables;
+    node->observables = o->next;
+    free(o);
+  }
   if (node->ctx) {
     coap_free_context(node->ctx);
     node_unregister(node->ctx);
@@ -1295,6 +1446,9 @@ static const struct {
     {CPNS_REL_APP, "local application"},
     {CPNS_REL_GATEWAY, "its PN GW (CPNS-6)"},
     {CPNS_REL_ENROLLEE, "a device proving its enrollment code"},
+    {CPNS_REL_OWNER, "the group's owner"},
+    {CPNS_REL_GROUP_MEMBER, "a member of the group"},
+    {CPNS_REL_JOINER, "the identity itself, if invited or the group is open"},
 };
 
 void cpns_node_write_authz(const struct cpns_node *node, FILE *out) {

@@ -69,6 +69,7 @@ struct cpns_req {
   json_t *body;                                      /* decoded payload or NULL */
   bool replied;
   bool deferred;
+  coap_resource_t *resource; /* libcoap's: the catch-all or an observable one */
 };
 
 typedef void (*cpns_handler_fn)(struct cpns_req *req, void *arg);
@@ -114,6 +115,9 @@ enum cpns_relation {
   CPNS_REL_APP = 1u << 8,      /* an application on this device (CPNS-5) */
   CPNS_REL_GATEWAY = 1u << 9,  /* the PNE's gateway, on our own session (CPNS-6) */
   CPNS_REL_ENROLLEE = 1u << 10, /* a device that proved an enrollment code */
+  CPNS_REL_OWNER = 1u << 11,    /* the owner (creator) of the Service Group in the path */
+  CPNS_REL_GROUP_MEMBER = 1u << 12, /* a member of the Service Group in the path */
+  CPNS_REL_JOINER = 1u << 13,   /* the path's member itself, invited or the group open */
 };
 /* Returns the relations of req's (authenticated) peer, at least those in
  * wanted (others may be left out: they can cost a store read). */
@@ -199,6 +203,25 @@ void cpns_node_set_psk_lookup(struct cpns_node *node, cpns_psk_lookup_fn fn, voi
  * next handshake then meets whatever the keyring says now. Returns how many
  * were scheduled. */
 unsigned cpns_node_close_identity(struct cpns_node *node, const char *identity);
+
+/* Observe (RFC 7641) for one exact path. Our router sits behind libcoap's
+ * catch-all resource, which libcoap cannot make observable, so a path that
+ * clients may observe gets a libcoap resource of its own (created once; path
+ * relative to /cpns/v1, e.g. "groups/g1/key"). Its GET handler is the
+ * router's, so routes and authorization are the same as for any request;
+ * notifications run the route again with the observer's session, and an
+ * error answer (e.g. 4.03 for a member expelled since) ends that
+ * observation (libcoap drops an observer after an error).
+ * At most CPNS_OBSERVERS_MAX observers per path: a registration beyond that
+ * gets 5.03 (and is not registered); plain GETs are not affected.
+ * Returns 0, CPNS_ERR_NOMEM or CPNS_ERR_INVAL for a bad path. */
+#define CPNS_OBSERVERS_MAX 32
+int cpns_node_observable(struct cpns_node *node, const char *path);
+/* Sends every observer of path a notification (a fresh GET through the
+ * router). Nothing happens for a path that is not observable. */
+void cpns_node_notify(struct cpns_node *node, const char *path);
+/* Deletes path's resource with its observers (when its object is gone). */
+void cpns_node_observable_remove(struct cpns_node *node, const char *path);
 
 /* Counters for status pages and tests. */
 struct cpns_node_stats {

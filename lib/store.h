@@ -71,9 +71,29 @@ struct cpns_enrollment {
   char created_by[CPNS_ID_MAX + 1];
 };
 
+/* A Service Group (spec 5.5.9) with its current Group Key (5.5.7.2): the
+ * key is replaced, with epoch + 1, on every membership change. */
+struct cpns_group_rec {
+  char id[CPNS_ID_MAX + 1];
+  char owner[CPNS_ID_MAX + 1];  /* identity of the creator */
+  char pn[CPNS_ID_MAX + 1];     /* the creator's PN, "" when none */
+  bool open;                    /* anyone may join without an invitation */
+  uint32_t epoch;               /* of the current key: 1 at creation */
+  uint8_t key[CPNS_SECRET_LEN]; /* the current Group Key */
+  int64_t key_expires;          /* unix seconds, 0 = none */
+  int64_t created_at;
+};
+
+enum cpns_member_state {
+  CPNS_MEMBER_INVITED = 0, /* may join; holds no key */
+  CPNS_MEMBER_JOINED = 1,  /* a member: gets the key */
+};
+const char *cpns_member_state_name(enum cpns_member_state s); /* "invited", "member" */
+
 /* Called once per row; return non-zero to stop the iteration. */
 typedef int (*cpns_entity_cb)(void *arg, const struct cpns_entity_rec *e);
 typedef int (*cpns_pn_cb)(void *arg, const struct cpns_pn_rec *p);
+typedef int (*cpns_member_cb)(void *arg, const char *member, enum cpns_member_state state);
 
 struct cpns_store;
 
@@ -156,6 +176,33 @@ struct cpns_store_ops {
   /* Deletes enrollments with expires_at <= now; *removed (may be NULL) gets
    * how many. */
   int (*enroll_expire)(struct cpns_store *st, int64_t now, unsigned *removed);
+
+  /* Service Groups and their members. group_put inserts or replaces the
+   * whole record (created_at kept from the first insert); group_get copies
+   * the key into *out (the caller wipes it); group_delete removes the group
+   * with its members and its key (CPNS_ERR_NOTFOUND if absent). */
+  int (*group_put)(struct cpns_store *st, const struct cpns_group_rec *g);
+  int (*group_get)(struct cpns_store *st, const char *id, struct cpns_group_rec *out);
+  int (*group_delete)(struct cpns_store *st, const char *id);
+  /* Membership rows, keyed by (group, member); the group must exist
+   * (CPNS_ERR_NOTFOUND otherwise). member_list visits a group's rows ordered
+   * by member. */
+  int (*member_put)(struct cpns_store *st, const char *group, const char *member,
+                    enum cpns_member_state state);
+  int (*member_get)(struct cpns_store *st, const char *group, const char *member,
+                    enum cpns_member_state *out); /* CPNS_ERR_NOTFOUND */
+  int (*member_delete)(struct cpns_store *st, const char *group, const char *member);
+  int (*member_list)(struct cpns_store *st, const char *group, cpns_member_cb cb, void *arg);
+  /* A membership change and the key rotation it causes, whole or not at
+   * all: sets member's state to *state (or removes the member when state is
+   * NULL: CPNS_ERR_NOTFOUND if it was not there) and replaces the group's
+   * key with key (CPNS_SECRET_LEN bytes), epoch and key_expires. The group
+   * must exist (CPNS_ERR_NOTFOUND). */
+  int (*group_member_change)(struct cpns_store *st, const char *group, const char *member,
+                             const enum cpns_member_state *state, const uint8_t *key,
+                             uint32_t epoch, int64_t key_expires);
+  /* Visits every group id, ordered; cb must not use the store. */
+  int (*group_list_ids)(struct cpns_store *st, int (*cb)(void *arg, const char *id), void *arg);
 };
 
 struct cpns_store {

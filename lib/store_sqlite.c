@@ -134,6 +134,22 @@ static const char *const migrations[] = {
     "  expires_at INTEGER NOT NULL,"
     "  created_by TEXT NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX enrollment_expiry ON enrollment(expires_at);",
+    /* 3: Service Groups with their Group Key, and their members (issue 3
+     * items 4 and 5). Members go with their group (foreign keys are on). */
+    "CREATE TABLE service_group ("
+    "  id TEXT NOT NULL PRIMARY KEY,"
+    "  owner TEXT NOT NULL,"
+    "  pn TEXT NOT NULL,"
+    "  open INTEGER NOT NULL CHECK (open IN (0, 1)),"
+    "  epoch INTEGER NOT NULL,"
+    "  key BLOB NOT NULL CHECK (typeof(key) = 'blob' AND length(key) = 32),"
+    "  key_expires INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE group_member ("
+    "  grp TEXT NOT NULL REFERENCES service_group(id) ON DELETE CASCADE,"
+    "  member TEXT NOT NULL,"
+    "  state INTEGER NOT NULL CHECK (state IN (0, 1)),"
+    "  PRIMARY KEY (grp, member)) WITHOUT ROWID;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -146,6 +162,7 @@ static const char *const migrations[] = {
   "expires_at"
 #define CRED_COLS "identity, role, pn, key, generation, created_at, rotated_at"
 #define ENROLL_COLS "identity, role, pn, psk, created_at, expires_at, created_by"
+#define GROUP_COLS "id, owner, pn, open, epoch, key, key_expires, created_at"
 
 enum stmt_id {
   S_BEGIN,
@@ -186,6 +203,15 @@ enum stmt_id {
   S_ENROLL_EXPIRY,
   S_ENROLL_DELETE,
   S_ENROLL_EXPIRE,
+  S_GROUP_PUT,
+  S_GROUP_GET,
+  S_GROUP_DELETE,
+  S_GROUP_REKEY,
+  S_MEMBER_PUT,
+  S_MEMBER_GET,
+  S_MEMBER_DELETE,
+  S_MEMBER_LIST,
+  S_GROUP_LIST_IDS,
   S_COUNT_
 };
 
@@ -256,6 +282,20 @@ static const char *const stmt_sql[S_COUNT_] = {
     [S_ENROLL_EXPIRY] = "SELECT expires_at FROM enrollment WHERE identity = ?1",
     [S_ENROLL_DELETE] = "DELETE FROM enrollment WHERE identity = ?1",
     [S_ENROLL_EXPIRE] = "DELETE FROM enrollment WHERE expires_at <= ?1",
+    [S_GROUP_PUT] = ("INSERT INTO service_group (" GROUP_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                     " ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, pn = excluded.pn,"
+                     " open = excluded.open, epoch = excluded.epoch, key = excluded.key,"
+                     " key_expires = excluded.key_expires"),
+    [S_GROUP_GET] = ("SELECT " GROUP_COLS " FROM service_group WHERE id = ?1"),
+    [S_GROUP_DELETE] = "DELETE FROM service_group WHERE id = ?1",
+    [S_GROUP_REKEY] = "UPDATE service_group SET key = ?2, epoch = ?3, key_expires = ?4 WHERE id = ?1",
+    [S_MEMBER_PUT] = ("INSERT INTO group_member (grp, member, state) VALUES (?1, ?2, ?3)"
+                      " ON CONFLICT (grp, member) DO UPDATE SET state = excluded.state"),
+    [S_MEMBER_GET] = "SELECT state FROM group_member WHERE grp = ?1 AND member = ?2",
+    [S_MEMBER_DELETE] = "DELETE FROM group_member WHERE grp = ?1 AND member = ?2",
+    [S_MEMBER_LIST] = ("SELECT member, state FROM group_member WHERE grp = ?1 AND member > ?2"
+                       " ORDER BY member LIMIT ?3"),
+    [S_GROUP_LIST_IDS] = "SELECT id FROM service_group ORDER BY id",
 };
 
 struct sqlite_store {
@@ -1206,6 +1246,224 @@ static int enroll_expire(struct cpns_store *st, int64_t now, unsigned *removed) 
   return rc;
 }
 
+/* ---- Service Groups ------------------------------------------------------ *
+ * The group key is a secret like the credentials above: bound SQLITE_STATIC,
+ * bindings cleared after use, never logged. */
+
+const char *cpns_member_state_name(enum cpns_member_state s) {
+  return s == CPNS_MEMBER_JOINED ? "member" : s == CPNS_MEMBER_INVITED ? "invited" : "?";
+}
+
+static bool member_state_valid(enum cpns_member_state s) {
+  return s == CPNS_MEMBER_INVITED || s == CPNS_MEMBER_JOINED;
+}
+
+static int group_from_row(struct sqlite_store *s, sqlite3_stmt *st, struct cpns_group_rec *g) {
+  int64_t is_open, epoch;
+  memset(g, 0, sizeof *g);
+  int rc = col_str(s, st, 0, g->id, sizeof g->id);
+  if (!rc) rc = col_str(s, st, 1, g->owner, sizeof g->owner);
+  if (!rc) rc = col_str(s, st, 2, g->pn, sizeof g->pn);
+  if (!rc) rc = col_int(st, 3, 0, 1, &is_open);
+  if (!rc) rc = col_int(st, 4, 0, UINT32_MAX, &epoch);
+  if (!rc) rc = col_secret(s, st, 5, g->key);
+  if (rc) {
+    OPENSSL_cleanse(g, sizeof *g);
+    return rc;
+  }
+  g->open = is_open != 0;
+  g->epoch = (uint32_t)epoch;
+  g->key_expires = sqlite3_column_int64(st, 6);
+  g->created_at = sqlite3_column_int64(st, 7);
+  return 0;
+}
+
+static int fill_group(struct sqlite_store *s, sqlite3_stmt *q, void *out) {
+  return group_from_row(s, q, out);
+}
+
+static int group_put(struct cpns_store *st, const struct cpns_group_rec *g) {
+  struct sqlite_store *s = impl(st);
+  if (!g || !g->id[0] || !g->owner[0]) return CPNS_ERR_INVAL;
+  if (!FIELD_FITS(g, id) || !FIELD_FITS(g, owner) || !FIELD_FITS(g, pn)) return CPNS_ERR_TOOBIG;
+  sqlite3_stmt *q = s->stmt[S_GROUP_PUT];
+  int rc = bind_str(q, 1, g->id) | bind_str(q, 2, g->owner) | bind_str(q, 3, g->pn) |
+           sqlite3_bind_int(q, 4, g->open ? 1 : 0) | sqlite3_bind_int64(q, 5, g->epoch) |
+           bind_secret(q, 6, g->key) | sqlite3_bind_int64(q, 7, g->key_expires) |
+           sqlite3_bind_int64(q, 8, g->created_at);
+  if (rc != SQLITE_OK) return bind_secret_fail(s, q, "group_put: bind");
+  return run_secret(s, S_GROUP_PUT, "group_put");
+}
+
+static int group_get(struct cpns_store *st, const char *id, struct cpns_group_rec *out) {
+  if (!id || !out) return CPNS_ERR_INVAL;
+  return get_by_identity(impl(st), S_GROUP_GET, id, "group_get", fill_group, out);
+}
+
+static int group_delete(struct cpns_store *st, const char *id) {
+  return delete_by_identity(impl(st), S_GROUP_DELETE, id, "group_delete");
+}
+
+/* Binds (group, member) to the first two parameters of statement id. */
+static int bind_member(struct sqlite_store *s, enum stmt_id id, const char *group,
+                       const char *member, const char *what) {
+  sqlite3_stmt *q = s->stmt[id];
+  if ((bind_str(q, 1, group) | bind_str(q, 2, member)) != SQLITE_OK) return stmt_fail(s, q, what);
+  return 0;
+}
+
+static int member_check(const char *group, const char *member) {
+  int rc = check_str(group, CPNS_ID_MAX, false);
+  return rc ? rc : check_str(member, CPNS_ID_MAX, false);
+}
+
+/* The group must exist: a foreign key failure becomes CPNS_ERR_NOTFOUND. */
+static int member_put_locked(struct sqlite_store *s, const char *group, const char *member,
+                             enum cpns_member_state state) {
+  int rc = bind_member(s, S_MEMBER_PUT, group, member, "member_put: bind");
+  if (rc) return rc;
+  sqlite3_stmt *q = s->stmt[S_MEMBER_PUT];
+  if (sqlite3_bind_int(q, 3, (int)state) != SQLITE_OK) return stmt_fail(s, q, "member_put: bind");
+  int sr = sqlite3_step(q);
+  if (sr == SQLITE_DONE) {
+    sqlite3_reset(q);
+    return 0;
+  }
+  if (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_FOREIGNKEY) {
+    sqlite3_reset(q);
+    return CPNS_ERR_NOTFOUND;
+  }
+  return stmt_fail(s, q, "member_put");
+}
+
+static int member_put(struct cpns_store *st, const char *group, const char *member,
+                      enum cpns_member_state state) {
+  int rc = member_check(group, member);
+  if (rc) return rc;
+  if (!member_state_valid(state)) return CPNS_ERR_INVAL;
+  return member_put_locked(impl(st), group, member, state);
+}
+
+static int member_get(struct cpns_store *st, const char *group, const char *member,
+                      enum cpns_member_state *out) {
+  struct sqlite_store *s = impl(st);
+  if (!group || !member || !out) return CPNS_ERR_INVAL;
+  if (key_too_long(group, CPNS_ID_MAX) || key_too_long(member, CPNS_ID_MAX))
+    return CPNS_ERR_NOTFOUND;
+  int rc = bind_member(s, S_MEMBER_GET, group, member, "member_get: bind");
+  if (rc) return rc;
+  sqlite3_stmt *q = s->stmt[S_MEMBER_GET];
+  int sr = sqlite3_step(q);
+  if (sr == SQLITE_ROW) {
+    int64_t v;
+    rc = col_int(q, 0, CPNS_MEMBER_INVITED, CPNS_MEMBER_JOINED, &v);
+    if (!rc) *out = (enum cpns_member_state)v;
+  } else if (sr == SQLITE_DONE) {
+    rc = CPNS_ERR_NOTFOUND;
+  } else {
+    return stmt_fail(s, q, "member_get");
+  }
+  sqlite3_reset(q);
+  return rc;
+}
+
+static int member_delete_locked(struct sqlite_store *s, const char *group, const char *member) {
+  int rc = bind_member(s, S_MEMBER_DELETE, group, member, "member_delete: bind");
+  if (!rc) rc = run(s, S_MEMBER_DELETE, "member_delete");
+  if (!rc && sqlite3_changes(s->db) == 0) rc = CPNS_ERR_NOTFOUND;
+  return rc;
+}
+
+static int member_delete(struct cpns_store *st, const char *group, const char *member) {
+  if (!group || !member) return CPNS_ERR_INVAL;
+  if (key_too_long(group, CPNS_ID_MAX) || key_too_long(member, CPNS_ID_MAX))
+    return CPNS_ERR_NOTFOUND;
+  return member_delete_locked(impl(st), group, member);
+}
+
+/* In chunks, like entity_list, so that cb may use the store. */
+static int member_list(struct cpns_store *st, const char *group, cpns_member_cb cb, void *arg) {
+  struct sqlite_store *s = impl(st);
+  if (!group || !cb) return CPNS_ERR_INVAL;
+  if (key_too_long(group, CPNS_ID_MAX)) return 0;
+  struct row {
+    char member[CPNS_ID_MAX + 1];
+    enum cpns_member_state state;
+  } *rows = malloc(LIST_CHUNK * sizeof *rows);
+  if (!rows) return CPNS_ERR_NOMEM;
+  char last[CPNS_ID_MAX + 1] = "";
+  sqlite3_stmt *q = s->stmt[S_MEMBER_LIST];
+  int rc = 0;
+  for (;;) {
+    if ((bind_str(q, 1, group) | bind_str(q, 2, last) | sqlite3_bind_int(q, 3, LIST_CHUNK)) !=
+        SQLITE_OK) {
+      rc = stmt_fail(s, q, "member_list: bind");
+      break;
+    }
+    unsigned n = 0;
+    int sr = SQLITE_DONE;
+    while (n < LIST_CHUNK && (sr = sqlite3_step(q)) == SQLITE_ROW) {
+      int64_t v;
+      if ((rc = col_str(s, q, 0, rows[n].member, sizeof rows[n].member)) ||
+          (rc = col_int(q, 1, CPNS_MEMBER_INVITED, CPNS_MEMBER_JOINED, &v)))
+        break;
+      rows[n].state = (enum cpns_member_state)v;
+      n++;
+    }
+    if (!rc && n < LIST_CHUNK && sr != SQLITE_DONE) rc = db_fail(s, "member_list");
+    sqlite3_reset(q);
+    if (rc) break;
+    for (unsigned i = 0; i < n; i++)
+      if (cb(arg, rows[i].member, rows[i].state)) goto out;
+    if (n < LIST_CHUNK) break;
+    memcpy(last, rows[n - 1].member, sizeof last);
+  }
+out:
+  free(rows);
+  return rc;
+}
+
+/* One transaction: a member is never in the group under the old key, nor out
+ * of it with the old key still current. */
+static int group_member_change(struct cpns_store *st, const char *group, const char *member,
+                               const enum cpns_member_state *state, const uint8_t *key,
+                               uint32_t epoch, int64_t key_expires) {
+  struct sqlite_store *s = impl(st);
+  int rc = member_check(group, member);
+  if (rc) return rc;
+  if (!key || (state && !member_state_valid(*state))) return CPNS_ERR_INVAL;
+  if ((rc = tx_begin(s))) return rc;
+  rc = state ? member_put_locked(s, group, member, *state) : member_delete_locked(s, group, member);
+  if (!rc) {
+    sqlite3_stmt *q = s->stmt[S_GROUP_REKEY];
+    if ((bind_str(q, 1, group) | bind_secret(q, 2, key) | sqlite3_bind_int64(q, 3, epoch) |
+         sqlite3_bind_int64(q, 4, key_expires)) != SQLITE_OK)
+      rc = bind_secret_fail(s, q, "group_member_change: bind");
+    else
+      rc = run_secret(s, S_GROUP_REKEY, "group_member_change");
+    if (!rc && sqlite3_changes(s->db) == 0) rc = CPNS_ERR_NOTFOUND;
+  }
+  if (rc) {
+    tx_rollback(s);
+    return rc;
+  }
+  return tx_commit(s);
+}
+
+static int group_list_ids(struct cpns_store *st, int (*cb)(void *arg, const char *id), void *arg) {
+  struct sqlite_store *s = impl(st);
+  if (!cb) return CPNS_ERR_INVAL;
+  sqlite3_stmt *q = s->stmt[S_GROUP_LIST_IDS];
+  int rc = 0, sr;
+  while ((sr = sqlite3_step(q)) == SQLITE_ROW) {
+    char id[CPNS_ID_MAX + 1];
+    if ((rc = col_str(s, q, 0, id, sizeof id)) || cb(arg, id)) break;
+  }
+  if (!rc && sr != SQLITE_ROW && sr != SQLITE_DONE) return stmt_fail(s, q, "group_list_ids");
+  sqlite3_reset(q);
+  return rc;
+}
+
 /* ---- open and close ------------------------------------------------------ */
 
 /* Also used to undo a half-done open, so every field may still be NULL. */
@@ -1254,6 +1512,15 @@ static const struct cpns_store_ops sqlite_ops = {
     .enroll_redeem = enroll_redeem,
     .enroll_delete = enroll_delete,
     .enroll_expire = enroll_expire,
+    .group_put = group_put,
+    .group_get = group_get,
+    .group_delete = group_delete,
+    .member_put = member_put,
+    .member_get = member_get,
+    .member_delete = member_delete,
+    .member_list = member_list,
+    .group_member_change = group_member_change,
+    .group_list_ids = group_list_ids,
 };
 
 /* Writes the reason for a failed open into err, or logs it when the caller

@@ -30,7 +30,11 @@ static unsigned relations(const struct cpns_req *req, unsigned wanted, void *arg
   unsigned rel = 0;
   if (p->role == CPNS_PEER_OPERATOR) rel |= CPNS_REL_OPERATOR;
   if (p->role == CPNS_PEER_ENROLLEE) rel |= CPNS_REL_ENROLLEE;
-  if (req->nseg >= 2 && strcmp(p->identity, req->seg[1]) == 0) rel |= CPNS_REL_SELF; /* keys/{id} */
+  if (req->nseg >= 1 && strcmp(req->seg[0], "groups") == 0) {
+    rel |= groups__relations(srv, req, wanted); /* SELF there is groups/{g}/members/{id} */
+  } else if (req->nseg >= 2 && strcmp(p->identity, req->seg[1]) == 0) {
+    rel |= CPNS_REL_SELF; /* keys/{id} */
+  }
   if (p->role != CPNS_PEER_GW) return rel;
   rel |= CPNS_REL_GW;
   if (req->nseg < 2) return rel;

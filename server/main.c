@@ -89,7 +89,7 @@ int main(int argc, char **argv) {
     goto out;
   }
   srv.links = gwlinks__new((size_t)srv.conf.limits.max_sessions);
-  if (!srv.links || inventory__init(&srv) || keys__init(&srv)) {
+  if (!srv.links || inventory__init(&srv) || keys__init(&srv) || groups__init(&srv)) {
     log_err("server", "initialization failed");
     ex = CPNS_EXIT_SOFTWARE;
     goto out;

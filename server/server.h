@@ -46,6 +46,12 @@ void inventory__expire(void *arg);
 int keys__init(struct server *srv);
 void keys__free(struct server *srv);
 
+/* groups.c: Service Groups with their Group Keys (5.5.9, 5.5.7.2). */
+int groups__init(struct server *srv);
+/* The caller's relations to the group in a groups/... path: owner, member,
+ * itself as the path's member, and whether it may join. */
+unsigned groups__relations(struct server *srv, const struct cpns_req *req, unsigned wanted);
+
 /* gwlinks.c: the session each PN GW opened, for CPNS-7 requests. */
 struct gwlinks *gwlinks__new(size_t max);
 void gwlinks__free(struct gwlinks *l);

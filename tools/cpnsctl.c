@@ -9,11 +9,13 @@
 #include <getopt.h>
 #include <ini.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "groupkey.h"
 #include "keyring.h"
 #include "msg.h"
 
@@ -60,6 +62,17 @@ static void usage(FILE *out) {
           "                           (operator, or a PN GW for its own PN); the code is shown once\n"
           "  key rotate ID            a new Entity-User Key for ID (the old one stops working)\n"
           "  key revoke ID            revoke ID's key and close its sessions\n"
+          "  group create ID [open]   create Service Group ID (you own it and are its first member)\n"
+          "  group show ID            the group, its owner, key epoch and members\n"
+          "  group invite ID MEMBER   let MEMBER join (owner)\n"
+          "  group join ID [MEMBER]   join (MEMBER: default yourself); the key changes\n"
+          "  group leave ID [MEMBER]  leave; the key changes\n"
+          "  group expel ID MEMBER    expel MEMBER (owner, operator); the key changes\n"
+          "  group delete ID          delete the group and its key (owner, operator)\n"
+          "  group key ID             the current group key (members; -j for the JSON to save)\n"
+          "  group seal ID FILE       seal FILE with the current group key, to stdout\n"
+          "  group open ID FILE [--key-json KEYFILE]\n"
+          "                           open a sealed FILE with the current key, or a saved one\n"
           "  get|delete PATH          raw request, PATH relative to /cpns/v1\n"
           "  put|post PATH [JSON]     raw request with a JSON body\n");
 }
@@ -173,7 +186,17 @@ static void print_object(const json_t *doc, int indent) {
   }
 }
 
-enum view { VIEW_NONE, VIEW_OBJECT, VIEW_INVENTORY, VIEW_PNS, VIEW_NEIGHBORS, VIEW_READERS };
+static void print_group(const json_t *g) {
+  printf("group %s  owner %s  pn %s  %s  key epoch %lld\n", str(g, "id"), str(g, "owner"),
+         str(g, "pn"), json_is_true(json_object_get(g, "open")) ? "open" : "by invitation",
+         (long long)json_integer_value(json_object_get(g, "epoch")));
+  printf("%-24s %s\n", "MEMBER", "STATE");
+  size_t i;
+  json_t *m;
+  json_array_foreach(json_object_get(g, "members"), i, m) printf("%-24s %s\n", str(m, "id"), str(m, "state"));
+}
+
+enum view { VIEW_NONE, VIEW_OBJECT, VIEW_INVENTORY, VIEW_PNS, VIEW_NEIGHBORS, VIEW_READERS, VIEW_GROUP };
 
 /* Runs one request and prints its answer. Returns the exit code. */
 static int run(cpns_client_t *c, const char *method, const char *path, const char *query,
@@ -200,6 +223,7 @@ static int run(cpns_client_t *c, const char *method, const char *path, const cha
   case VIEW_INVENTORY: print_inventory(doc); break;
   case VIEW_PNS: print_pns(doc); break;
   case VIEW_NEIGHBORS: print_neighbors(doc); break;
+  case VIEW_GROUP: print_group(doc); break;
   case VIEW_READERS: {
     size_t i;
     json_t *r;
@@ -300,6 +324,196 @@ static int pn_command(cpns_client_t *c, int argc, char **argv) {
   return EXIT_USAGE;
 }
 
+/* Reads a whole file (at most limit bytes) into *out (free()). */
+static int read_all(const char *path, size_t limit, uint8_t **out, size_t *len) {
+  FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+  if (!f) {
+    fprintf(stderr, "cpnsctl: %s: %s\n", path, strerror(errno));
+    return -1;
+  }
+  size_t cap = 4096, n = 0;
+  uint8_t *buf = malloc(cap);
+  while (buf) {
+    size_t got = fread(buf + n, 1, cap - n, f);
+    n += got;
+    if (n < cap) break;
+    if (cap > limit) break;
+    uint8_t *nb = realloc(buf, cap * 2);
+    if (!nb) {
+      free(buf);
+      buf = NULL;
+      break;
+    }
+    buf = nb;
+    cap *= 2;
+  }
+  if (f != stdin) fclose(f);
+  if (!buf || n > limit) {
+    fprintf(stderr, "cpnsctl: %s: %s\n", path, buf ? "too large" : "out of memory");
+    free(buf);
+    return -1;
+  }
+  *out = buf;
+  *len = n;
+  return 0;
+}
+
+/* The group key from a distribution message (a saved `group key -j`). */
+static int key_from_text(const char *text, struct cpns_group_key *k) {
+  json_t *j = json_loads(text, 0, NULL);
+  char err[128];
+  int rc = j ? cpns_group_key_from_json(j, k, err, sizeof err) : CPNS_ERR_INVAL;
+  json_decref(j);
+  if (rc) fprintf(stderr, "cpnsctl: not a group key: %s\n", j ? err : "not JSON");
+  return rc;
+}
+
+/* Fetches group's current key (pull). Returns an exit code. */
+static int fetch_key(cpns_client_t *c, const char *group, struct cpns_group_key *k) {
+  char path[CPNS_ID_MAX + 16], *out = NULL;
+  snprintf(path, sizeof path, "groups/%s/key", group);
+  if (cpns_client_request(c, "GET", path, NULL, NULL, &out)) {
+    fprintf(stderr, "cpnsctl: GET %s: %s\n", path, cpns_client_error(c));
+    return cpns_client_status(c) ? EXIT_REFUSED : EXIT_UNREACHABLE;
+  }
+  int rc = out ? key_from_text(out, k) : CPNS_ERR_INVAL;
+  if (out) OPENSSL_cleanse(out, strlen(out));
+  free(out);
+  return rc ? EXIT_REFUSED : 0;
+}
+
+/* group seal|open ID FILE [--key-json KEYFILE]: content sealed for the group
+ * (lib/groupkey.h), written to stdout. */
+static int group_crypto(cpns_client_t *c, bool seal, int argc, char **argv) {
+  const char *group = argv[1], *file = argv[2], *key_json = NULL;
+  if (argc == 5 && !strcmp(argv[3], "--key-json")) key_json = argv[4];
+  else if (argc != 3) {
+    fprintf(stderr, "cpnsctl: usage: group %s ID FILE%s\n", seal ? "seal" : "open",
+            seal ? "" : " [--key-json KEYFILE]");
+    return EXIT_USAGE;
+  }
+  struct cpns_group_key k;
+  int ex;
+  if (key_json) {
+    uint8_t *text;
+    size_t n;
+    if (read_all(key_json, 4096, &text, &n)) return EXIT_USAGE;
+    char *z = malloc(n + 1);
+    if (!z) {
+      free(text);
+      return EXIT_UNREACHABLE;
+    }
+    memcpy(z, text, n);
+    z[n] = '\0';
+    OPENSSL_cleanse(text, n);
+    free(text);
+    ex = key_from_text(z, &k) ? EXIT_USAGE : 0;
+    OPENSSL_cleanse(z, n);
+    free(z);
+  } else {
+    ex = fetch_key(c, group, &k);
+  }
+  if (ex) return ex;
+  if (strcmp(k.group, group) != 0) {
+    cpns_group_key_wipe(&k);
+    fprintf(stderr, "cpnsctl: the key is for group %s, not %s\n", k.group, group);
+    return EXIT_USAGE;
+  }
+  uint8_t *in, *out = NULL;
+  size_t inlen, outlen = 0;
+  if (read_all(file, CPNS_GROUP_SEAL_MAX + CPNS_GROUP_SEAL_OVERHEAD(CPNS_ID_MAX), &in, &inlen)) {
+    cpns_group_key_wipe(&k);
+    return EXIT_USAGE;
+  }
+  int rc = seal ? cpns_group_seal(&k, NULL, 0, in, inlen, &out, &outlen)
+                : cpns_group_open(&k, (int64_t)time(NULL), NULL, 0, in, inlen, &out, &outlen);
+  if (!seal && rc == CPNS_ERR_DENIED) {
+    char g[CPNS_ID_MAX + 1];
+    uint32_t epoch = 0;
+    cpns_group_sealed_info(in, inlen, g, &epoch);
+    fprintf(stderr, "cpnsctl: sealed for epoch %u of %s; the key is of epoch %u\n", epoch, g,
+            k.epoch);
+  } else if (rc) {
+    fprintf(stderr, "cpnsctl: cannot %s: %s\n", seal ? "seal" : "open", cpns_strerror(rc));
+  }
+  cpns_group_key_wipe(&k);
+  free(in);
+  if (rc) return EXIT_REFUSED;
+  ex = fwrite(out, 1, outlen, stdout) == outlen ? 0 : EXIT_UNREACHABLE;
+  free(out);
+  return ex;
+}
+
+static int group_command(cpns_client_t *c, const char *self, int argc, char **argv) {
+  char path[256];
+  if (argc < 2) {
+    usage(stderr);
+    return EXIT_USAGE;
+  }
+  const char *sub = argv[0], *id = argv[1];
+  for (int i = 1; i < argc && i < 3; i++)
+    if (!cpns_valid_id(argv[i]) && !(i == 2 && (!strcmp(sub, "seal") || !strcmp(sub, "open")))) {
+      fprintf(stderr, "cpnsctl: '%s' is not a valid id\n", argv[i]);
+      return EXIT_USAGE;
+    }
+  const char *member = argc >= 3 ? argv[2] : self;
+  if (!strcmp(sub, "create")) {
+    bool open = argc >= 3 && !strcmp(argv[2], "open");
+    if (argc >= 3 && !open) {
+      fprintf(stderr, "cpnsctl: usage: group create ID [open]\n");
+      return EXIT_USAGE;
+    }
+    char body[128];
+    snprintf(body, sizeof body, "{\"id\":\"%s\",\"open\":%s}", id, open ? "true" : "false");
+    return run(c, "POST", "groups", NULL, body, VIEW_OBJECT, "created");
+  }
+  if (!strcmp(sub, "show")) {
+    snprintf(path, sizeof path, "groups/%s", id);
+    return run(c, "GET", path, NULL, NULL, VIEW_GROUP, NULL);
+  }
+  if (!strcmp(sub, "delete")) {
+    snprintf(path, sizeof path, "groups/%s", id);
+    return run(c, "DELETE", path, NULL, NULL, VIEW_OBJECT, "deleted");
+  }
+  if (!strcmp(sub, "key")) {
+    snprintf(path, sizeof path, "groups/%s/key", id);
+    return run(c, "GET", path, NULL, NULL, VIEW_OBJECT, NULL);
+  }
+  if (!strcmp(sub, "seal") || !strcmp(sub, "open")) {
+    if (argc < 3) {
+      fprintf(stderr, "cpnsctl: usage: group %s ID FILE\n", sub);
+      return EXIT_USAGE;
+    }
+    return group_crypto(c, !strcmp(sub, "seal"), argc, argv);
+  }
+  if (!strcmp(sub, "invite")) {
+    if (argc < 3) {
+      fprintf(stderr, "cpnsctl: usage: group invite ID MEMBER\n");
+      return EXIT_USAGE;
+    }
+    char body[128];
+    snprintf(body, sizeof body, "{\"id\":\"%s\"}", argv[2]);
+    snprintf(path, sizeof path, "groups/%s/invitations", id);
+    return run(c, "POST", path, NULL, body, VIEW_OBJECT, "invited");
+  }
+  bool join = !strcmp(sub, "join"), leave = !strcmp(sub, "leave"), expel = !strcmp(sub, "expel");
+  if (join || leave || expel) {
+    if (expel && argc < 3) {
+      fprintf(stderr, "cpnsctl: usage: group expel ID MEMBER\n");
+      return EXIT_USAGE;
+    }
+    if (!member || !cpns_valid_id(member)) {
+      fprintf(stderr, "cpnsctl: name the member (no identity of your own)\n");
+      return EXIT_USAGE;
+    }
+    snprintf(path, sizeof path, "groups/%s/members/%s", id, member);
+    return run(c, join ? "PUT" : "DELETE", path, NULL, NULL, VIEW_OBJECT,
+               join ? "joined" : leave ? "left" : "expelled");
+  }
+  fprintf(stderr, "cpnsctl: unknown command 'group %s'\n", sub);
+  return EXIT_USAGE;
+}
+
 /* "pns/x?after=y" -> path and query */
 static void split_query(const char *in, char *path, size_t plen, char *query, size_t qlen) {
   const char *q = strchr(in, '?');
@@ -391,6 +605,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "info")) ex = run(c, "GET", "entity", NULL, NULL, VIEW_OBJECT, NULL);
   else if (!strcmp(cmd, "neighbors")) ex = run(c, "GET", "neighbors", NULL, NULL, VIEW_NEIGHBORS, NULL);
   else if (!strcmp(cmd, "pn")) ex = pn_command(c, argc - 1, argv + 1);
+  else if (!strcmp(cmd, "group")) ex = group_command(c, prof.identity[0] ? prof.identity : NULL, argc - 1, argv + 1);
   else if (!strcmp(cmd, "enroll") && argc >= 3) {
     if (!cpns_valid_id(argv[1]) || !cpns_valid_id(argv[2])) {
       fprintf(stderr, "cpnsctl: ID and PN must be ids\n");

@@ -779,7 +779,7 @@ static void test_schema(void **state) {
   struct fixture *f = *state;
   sqlite3 *db = raw_open(f->path);
   char buf[64];
-  assert_int_equal(raw_int(db, "PRAGMA user_version"), 2);
+  assert_int_equal(raw_int(db, "PRAGMA user_version"), 3);
   assert_string_equal(raw_text(db, "PRAGMA journal_mode", buf, sizeof buf), "wal");
   /* The expiry indexes exist and the expiry query uses them. */
   assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
@@ -1260,10 +1260,11 @@ static void test_migrate_from_v1(void **state) {
   add_pn_with_data(f->st, "kept");
   cpns_store_close(f->st);
   f->st = NULL;
-  /* Undo migration 2 by hand: what remains is exactly migration 1's schema. */
+  /* Undo migrations 3 and 2 by hand: what remains is exactly migration 1's schema. */
   sqlite3 *db = raw_open(f->path);
   assert_int_equal(sqlite3_exec(db,
-                                "BEGIN; DROP TABLE credential; DROP TABLE enrollment;"
+                                "BEGIN; DROP TABLE group_member; DROP TABLE service_group;"
+                                " DROP TABLE credential; DROP TABLE enrollment;"
                                 " PRAGMA user_version = 1; COMMIT;",
                                 NULL, NULL, NULL),
                    SQLITE_OK);
@@ -1277,7 +1278,7 @@ static void test_migrate_from_v1(void **state) {
                    0);
   struct cpns_store *st = f->st;
   db = raw_open(f->path);
-  assert_int_equal(raw_int(db, "PRAGMA user_version"), 2);
+  assert_int_equal(raw_int(db, "PRAGMA user_version"), 3);
   assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN "
                                "('credential', 'enrollment', 'enrollment_expiry')"),
                    3);
@@ -1328,6 +1329,103 @@ static void test_bulk_20000(void **state) {
   assert_int_equal(expired, 10000);
 }
 
+/* ---- Service Groups ------------------------------------------------------ */
+
+static struct cpns_group_rec mkgroup(const char *id, const char *owner, uint32_t epoch, uint8_t fill) {
+  struct cpns_group_rec g;
+  memset(&g, 0, sizeof g);
+  snprintf(g.id, sizeof g.id, "%s", id);
+  snprintf(g.owner, sizeof g.owner, "%s", owner);
+  snprintf(g.pn, sizeof g.pn, "home");
+  g.open = false;
+  g.epoch = epoch;
+  memset(g.key, fill, sizeof g.key);
+  g.key_expires = 0;
+  g.created_at = 100;
+  return g;
+}
+
+struct member_seen {
+  char text[512];
+};
+
+static int collect_member(void *arg, const char *member, enum cpns_member_state state) {
+  struct member_seen *s = arg;
+  size_t n = strlen(s->text);
+  snprintf(s->text + n, sizeof s->text - n, "%s=%s ", member, cpns_member_state_name(state));
+  return 0;
+}
+
+static void test_groups(void **state) {
+  struct fixture *f = *state;
+  struct cpns_store *st = f->st;
+  struct cpns_group_rec g = mkgroup("family", "gw-home", 1, 0x11), got;
+  assert_int_equal(st->ops->group_get(st, "family", &got), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->group_put(st, &g), 0);
+  assert_int_equal(st->ops->group_get(st, "family", &got), 0);
+  assert_string_equal(got.owner, "gw-home");
+  assert_string_equal(got.pn, "home");
+  assert_int_equal(got.epoch, 1);
+  assert_memory_equal(got.key, g.key, sizeof g.key);
+  /* Members need their group. */
+  assert_int_equal(st->ops->member_put(st, "nogroup", "x", CPNS_MEMBER_JOINED), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->member_put(st, "family", "gw-home", CPNS_MEMBER_JOINED), 0);
+  assert_int_equal(st->ops->member_put(st, "family", "gw-office", CPNS_MEMBER_INVITED), 0);
+  enum cpns_member_state ms;
+  assert_int_equal(st->ops->member_get(st, "family", "gw-office", &ms), 0);
+  assert_int_equal(ms, CPNS_MEMBER_INVITED);
+  assert_int_equal(st->ops->member_get(st, "family", "nobody", &ms), CPNS_ERR_NOTFOUND);
+
+  /* Join: state and key change together. */
+  uint8_t k2[CPNS_SECRET_LEN];
+  memset(k2, 0x22, sizeof k2);
+  enum cpns_member_state joined = CPNS_MEMBER_JOINED;
+  assert_int_equal(st->ops->group_member_change(st, "family", "gw-office", &joined, k2, 2, 0), 0);
+  assert_int_equal(st->ops->member_get(st, "family", "gw-office", &ms), 0);
+  assert_int_equal(ms, CPNS_MEMBER_JOINED);
+  assert_int_equal(st->ops->group_get(st, "family", &got), 0);
+  assert_int_equal(got.epoch, 2);
+  assert_memory_equal(got.key, k2, sizeof k2);
+  struct member_seen s = {""};
+  assert_int_equal(st->ops->member_list(st, "family", collect_member, &s), 0);
+  assert_string_equal(s.text, "gw-home=member gw-office=member ");
+
+  /* Removing someone absent changes nothing, key included. */
+  uint8_t k3[CPNS_SECRET_LEN];
+  memset(k3, 0x33, sizeof k3);
+  assert_int_equal(st->ops->group_member_change(st, "family", "nobody", NULL, k3, 3, 0),
+                   CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->group_get(st, "family", &got), 0);
+  assert_int_equal(got.epoch, 2);
+  assert_memory_equal(got.key, k2, sizeof k2);
+  /* A change in a missing group is refused whole. */
+  assert_int_equal(st->ops->group_member_change(st, "nogroup", "x", &joined, k3, 3, 0),
+                   CPNS_ERR_NOTFOUND);
+  /* Expel: removed and rekeyed. */
+  assert_int_equal(st->ops->group_member_change(st, "family", "gw-office", NULL, k3, 3, 77), 0);
+  assert_int_equal(st->ops->member_get(st, "family", "gw-office", &ms), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->group_get(st, "family", &got), 0);
+  assert_int_equal(got.epoch, 3);
+  assert_int_equal(got.key_expires, 77);
+  assert_memory_equal(got.key, k3, sizeof k3);
+
+  assert_int_equal(st->ops->member_delete(st, "family", "gw-home"), 0);
+  assert_int_equal(st->ops->member_delete(st, "family", "gw-home"), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->member_put(st, "family", "a", CPNS_MEMBER_JOINED), 0);
+  /* Delete cascades to members. */
+  assert_int_equal(st->ops->group_delete(st, "family"), 0);
+  assert_int_equal(st->ops->group_delete(st, "family"), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->group_get(st, "family", &got), CPNS_ERR_NOTFOUND);
+  sqlite3 *db = raw_open(f->path);
+  assert_int_equal(raw_int(db, "SELECT count(*) FROM group_member"), 0);
+  sqlite3_close(db);
+  /* Re-creating the group starts empty. */
+  assert_int_equal(st->ops->group_put(st, &g), 0);
+  memset(&s, 0, sizeof s);
+  assert_int_equal(st->ops->member_list(st, "family", collect_member, &s), 0);
+  assert_string_equal(s.text, "");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_state_names),
@@ -1361,6 +1459,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_secrets_persist, setup, teardown),
       cmocka_unit_test_setup_teardown(test_secret_bad_blob, setup, teardown),
       cmocka_unit_test_setup_teardown(test_migrate_from_v1, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_groups, setup, teardown),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
