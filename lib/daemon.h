@@ -48,7 +48,11 @@ void cpns_daemon_reload(struct cpns_daemon *d);
   CPNS_OPT_I("limits", "ack_timeout_ms", S, limits.ack_timeout_ms, ack_ms, 100, 60000, false,     \
              "CoAP ACK_TIMEOUT of the requests this daemon sends."),                             \
   CPNS_OPT_I("limits", "max_retransmit", S, limits.max_retransmit, retransmit, 0, 10, false,      \
-             "CoAP MAX_RETRANSMIT of the requests this daemon sends.")
+             "CoAP MAX_RETRANSMIT of the requests this daemon sends."),                          \
+  CPNS_OPT_I("limits", "max_observables", S, limits.max_observables, "10000", 1, 1000000, false,  \
+             "Most observable resources (one per Service Group key)."),                          \
+  CPNS_OPT_I("limits", "max_observers", S, limits.max_observers, "32", 1, 100000, false,          \
+             "Most observers of one resource; more get 5.03.")
 
 #define CPNS_LOG_OPTIONS(S)                                                                     \
   CPNS_OPT_L("log", "level", S, log_level, "notice", "Log level: err, warning, notice, info, debug."), \

@@ -118,7 +118,7 @@ struct observer {
 struct observable {
   coap_resource_t *resource;
   char path[CPNS_MAX_SEGMENTS * (CPNS_SEGMENT_MAX + 1)]; /* relative to /cpns/v1 */
-  struct observer obs[CPNS_OBSERVERS_MAX];
+  struct observer *obs; /* limits.max_observers of them */
   unsigned nobs;
   struct observable *next;
 };
@@ -174,6 +174,7 @@ struct cpns_node {
   bool has_source;
   coap_address_t source; /* local address of our client sessions */
   struct observable *observables;
+  unsigned long nobservables;
 };
 
 static uint64_t now_ms(void) {
@@ -204,6 +205,8 @@ void cpns_node_limits_default(struct cpns_node_limits *lim) {
   lim->ack_timeout_ms = 1000;
   lim->max_retransmit = 3;
   lim->keepalive = 15;
+  lim->max_observables = 10000;
+  lim->max_observers = CPNS_OBSERVERS_MAX_DEFAULT;
 }
 
 /* ---- addresses ---- */
@@ -624,9 +627,9 @@ static bool observe_admit(struct observable *o, struct cpns_req *req, int *slot)
   if (action == COAP_OBSERVE_CANCEL) observer_drop(o, i);
   if (action != COAP_OBSERVE_ESTABLISH) return true;
   *slot = i;
-  if (i < 0 && o->nobs >= CPNS_OBSERVERS_MAX) {
-    CPNS_LOG_RL(CPNS_LOG_NOTICE, req->node->name, "%s: observer limit (%d) reached", o->path,
-                CPNS_OBSERVERS_MAX);
+  if (i < 0 && o->nobs >= (unsigned)req->node->lim.max_observers) {
+    CPNS_LOG_RL(CPNS_LOG_NOTICE, req->node->name, "%s: observer limit (%ld) reached", o->path,
+                req->node->lim.max_observers);
     cpns_reply_error(req, 503, "too many observers of this resource");
     return false;
   }
@@ -645,7 +648,9 @@ static void observe_settle(struct observable *o, struct cpns_req *req, int slot)
     return;
   }
   coap_bin_const_t tok = coap_pdu_get_token(req->pdu);
-  if (slot >= 0 || o->nobs >= CPNS_OBSERVERS_MAX || tok.length > sizeof o->obs[0].token) return;
+  if (slot >= 0 || o->nobs >= (unsigned)req->node->lim.max_observers ||
+      tok.length > sizeof o->obs[0].token)
+    return;
   struct observer *ob = &o->obs[o->nobs++];
   ob->session = req->session;
   ob->toklen = tok.length;
@@ -665,8 +670,17 @@ int cpns_node_observable(struct cpns_node *node, const char *path) {
   if (!path || !*path || path[0] == '/' || strlen(path) >= sizeof node->observables->path)
     return CPNS_ERR_INVAL;
   if (observable_find(node, path)) return 0;
+  if (node->nobservables >= (unsigned long)node->lim.max_observables) {
+    CPNS_LOG_RL(CPNS_LOG_WARNING, node->name, "observable resource limit (%ld) reached",
+                node->lim.max_observables);
+    return CPNS_ERR_LIMIT;
+  }
   struct observable *o = calloc(1, sizeof *o);
-  if (!o) return CPNS_ERR_NOMEM;
+  if (o) o->obs = calloc((size_t)node->lim.max_observers, sizeof *o->obs);
+  if (!o || !o->obs) {
+    if (o) free(o);
+    return CPNS_ERR_NOMEM;
+  }
   snprintf(o->path, sizeof o->path, "%s", path);
   char full[sizeof o->path + sizeof CPNS_PATH_PREFIX + 1];
   snprintf(full, sizeof full, "%s/%s", CPNS_PATH_PREFIX, path);
@@ -678,6 +692,7 @@ int cpns_node_observable(struct cpns_node *node, const char *path) {
                            : NULL;
   if (!r) {
     if (uri) coap_delete_str_const(uri);
+    free(o->obs);
     free(o);
     return CPNS_ERR_NOMEM;
   }
@@ -687,6 +702,7 @@ int cpns_node_observable(struct cpns_node *node, const char *path) {
   o->resource = r;
   o->next = node->observables;
   node->observables = o;
+  node->nobservables++;
   return 0;
 }
 
@@ -701,7 +717,9 @@ void cpns_node_observable_remove(struct cpns_node *node, const char *path) {
     if (strcmp(o->path, path) != 0) continue;
     *pp = o->next;
     coap_delete_resource(node->ctx, o->resource);
+    free(o->obs);
     free(o);
+    node->nobservables--;
     return;
   }
 }
@@ -1378,6 +1396,7 @@ void cpns_node_free(struct cpns_node *node) {
   while (node->observables) { /* libcoap frees the resources with the context */
     struct observable *o = node->observables;
     node->observables = o->next;
+    free(o->obs);
     free(o);
   }
   if (node->ctx) {

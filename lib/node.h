@@ -40,6 +40,8 @@ struct cpns_node_limits {
   long ack_timeout_ms;     /* CoAP ACK_TIMEOUT for our sessions */
   long max_retransmit;     /* CoAP MAX_RETRANSMIT for our sessions */
   long keepalive;          /* seconds between pings on client sessions; 0 = none */
+  long max_observables;    /* observable resources (e.g. one per Service Group key) */
+  long max_observers;      /* observers of one resource */
 };
 
 struct cpns_node_config {
@@ -212,10 +214,11 @@ unsigned cpns_node_close_identity(struct cpns_node *node, const char *identity);
  * notifications run the route again with the observer's session, and an
  * error answer (e.g. 4.03 for a member expelled since) ends that
  * observation (libcoap drops an observer after an error).
- * At most CPNS_OBSERVERS_MAX observers per path: a registration beyond that
+ * At most limits.max_observers observers per path (and limits.max_observables
+ * paths: beyond, cpns_node_observable answers CPNS_ERR_LIMIT): a registration beyond that
  * gets 5.03 (and is not registered); plain GETs are not affected.
  * Returns 0, CPNS_ERR_NOMEM or CPNS_ERR_INVAL for a bad path. */
-#define CPNS_OBSERVERS_MAX 32
+#define CPNS_OBSERVERS_MAX_DEFAULT 32
 int cpns_node_observable(struct cpns_node *node, const char *path);
 /* Sends every observer of path a notification (a fresh GET through the
  * router). Nothing happens for a path that is not observable. */

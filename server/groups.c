@@ -107,7 +107,10 @@ static void post_group(struct cpns_req *req, void *arg) {
   if (!rc) rc = cpns_node_observable(srv->node, path);
   if (rc) {
     srv->store->ops->group_delete(srv->store, g.id);
-    cpns_reply_error(req, 500, "cannot create the group");
+    if (rc == CPNS_ERR_LIMIT)
+      cpns_reply_error(req, 503, "group limit reached (limits.max_observables)");
+    else
+      cpns_reply_error(req, 500, "cannot create the group");
     return;
   }
   log_notice(MOD, "group %s created by %s (%s)", g.id, g.owner, g.open ? "open" : "by invitation");
