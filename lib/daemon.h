@@ -52,7 +52,10 @@ void cpns_daemon_reload(struct cpns_daemon *d);
   CPNS_OPT_I("limits", "max_observables", S, limits.max_observables, "10000", 1, 1000000, false,  \
              "Most observable resources (one per Service Group key)."),                          \
   CPNS_OPT_I("limits", "max_observers", S, limits.max_observers, "32", 1, 100000, false,          \
-             "Most observers of one resource; more get 5.03.")
+             "Most observers of one resource; more get 5.03."),                                   \
+  CPNS_OPT_I("limits", "handshake_failures", S, limits.handshake_failures, "30", 0, 100000, false, \
+             "DTLS handshakes one source address may leave unfinished per minute (wrong keys, guessed "  \
+             "codes); beyond, its new handshakes are dropped for a minute (0 = no limit).")
 
 #define CPNS_LOG_OPTIONS(S)                                                                     \
   CPNS_OPT_L("log", "level", S, log_level, "notice", "Log level: err, warning, notice, info, debug."), \

@@ -42,6 +42,8 @@
 #define NODE_EPOLL_EVENTS 32
 #define NODE_SCAN_FD_MAX 4096
 #define NODE_MAX_FAILED 64 /* failed handshakes dropped per loop turn */
+#define NODE_PENALTY_SLOTS 256 /* source addresses tracked for failed handshakes */
+#define NODE_PENALTY_MS 60000  /* the window of limits.handshake_failures, and the ban */
 
 struct route {
   coap_pdu_code_t method;
@@ -75,6 +77,15 @@ struct watch {
 struct hook {
   cpns_session_fn fn;
   void *arg;
+};
+
+/* Failed handshakes of one source address: a token bucket, refilled at
+ * limits.handshake_failures per minute, and a ban when it runs dry. */
+struct penalty {
+  uint8_t ip[16];
+  uint8_t iplen; /* 0 = free slot */
+  double tokens;
+  uint64_t last_ms, banned_until_ms;
 };
 
 struct live_session {
@@ -171,11 +182,14 @@ struct cpns_node {
     int ifindex;
   } failed[NODE_MAX_FAILED];
   unsigned nfailed;
+  struct penalty penalties[NODE_PENALTY_SLOTS];
   bool has_source;
   coap_address_t source; /* local address of our client sessions */
   struct observable *observables;
   unsigned long nobservables;
 };
+
+static void penalty_charge(struct cpns_node *node, const struct sockaddr *sa, double delta);
 
 static uint64_t now_ms(void) {
   struct timespec ts;
@@ -207,6 +221,7 @@ void cpns_node_limits_default(struct cpns_node_limits *lim) {
   lim->keepalive = 15;
   lim->max_observables = 10000;
   lim->max_observers = CPNS_OBSERVERS_MAX_DEFAULT;
+  lim->handshake_failures = 30;
 }
 
 /* ---- addresses ---- */
@@ -291,6 +306,11 @@ static const struct cpns_key_entry *lookup_identity(struct cpns_node *node, cons
 static const coap_bin_const_t *psk_for_identity(coap_bin_const_t *identity,
                                                 coap_session_t *session, void *arg) {
   struct cpns_node *node = arg;
+  /* Every handshake is charged to its source when it presents an identity,
+   * and refunded when it completes: a wrong key never completes (DTLS drops
+   * its records silently), so guesses run the source's budget dry. */
+  const coap_address_t *from = coap_session_get_addr_remote(session);
+  if (from) penalty_charge(node, &from->addr.sa, -1.0);
   const struct cpns_key_entry *e =
       lookup_identity(node, (const char *)identity->s, identity->length);
   if (!e) {
@@ -1124,6 +1144,9 @@ static int on_event(coap_session_t *session, const coap_event_t event) {
   if (!node) return 0;
   switch (event) {
   case COAP_EVENT_DTLS_CONNECTED:
+    if (coap_session_get_type(session) == COAP_SESSION_TYPE_SERVER &&
+        coap_session_get_addr_remote(session))
+      penalty_charge(node, &coap_session_get_addr_remote(session)->addr.sa, +1.0);
     live_add(node, session);
     run_hooks(node, session, true);
     break;
@@ -1165,6 +1188,66 @@ void cpns_node_on_session(struct cpns_node *node, cpns_session_fn fn, void *arg)
 /* RFC 6347 §4.2.8: a ClientHello with epoch 0 from a peer whose session is
  * established means the peer lost its state; drop the old session so the new
  * handshake can proceed. */
+static size_t ip_of(const struct sockaddr *sa, const uint8_t **ip) {
+  if (sa->sa_family == AF_INET) {
+    *ip = (const uint8_t *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+    return 4;
+  }
+  if (sa->sa_family == AF_INET6) {
+    *ip = (const uint8_t *)&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+    return 16;
+  }
+  return 0;
+}
+
+/* The slot of this address, or a free or the least recently used one. */
+static struct penalty *penalty_slot(struct cpns_node *node, const struct sockaddr *sa, bool create) {
+  const uint8_t *ip;
+  size_t len = ip_of(sa, &ip);
+  if (!len) return NULL;
+  struct penalty *victim = &node->penalties[0];
+  for (unsigned i = 0; i < NODE_PENALTY_SLOTS; i++) {
+    struct penalty *p = &node->penalties[i];
+    if (p->iplen == len && memcmp(p->ip, ip, len) == 0) return p;
+    if (p->iplen == 0 || p->last_ms < victim->last_ms) victim = p;
+  }
+  if (!create) return NULL;
+  memset(victim, 0, sizeof *victim);
+  memcpy(victim->ip, ip, len);
+  victim->iplen = (uint8_t)len;
+  victim->tokens = (double)node->lim.handshake_failures;
+  victim->last_ms = now_ms();
+  return victim;
+}
+
+/* Adds delta tokens (-1 for a handshake begun, +1 for one completed) to the
+ * bucket of sa's source address; a dry bucket bans the address. */
+static void penalty_charge(struct cpns_node *node, const struct sockaddr *sa, double delta) {
+  if (node->lim.handshake_failures <= 0) return;
+  struct penalty *p = penalty_slot(node, sa, delta < 0);
+  if (!p) return;
+  uint64_t now = now_ms();
+  double rate = (double)node->lim.handshake_failures / NODE_PENALTY_MS;
+  p->tokens += (double)(now - p->last_ms) * rate;
+  if (p->tokens > node->lim.handshake_failures) p->tokens = (double)node->lim.handshake_failures;
+  p->last_ms = now;
+  p->tokens += delta;
+  if (p->tokens > node->lim.handshake_failures) p->tokens = (double)node->lim.handshake_failures;
+  if (p->tokens < 0 && p->banned_until_ms < now) {
+    p->banned_until_ms = now + NODE_PENALTY_MS;
+    p->tokens = 0;
+    CPNS_LOG_RL(CPNS_LOG_WARNING, node->name,
+                "too many failed handshakes from one source: new ones dropped for %ds",
+                NODE_PENALTY_MS / 1000);
+  }
+}
+
+static bool penalty_banned(struct cpns_node *node, const struct sockaddr *sa) {
+  if (node->lim.handshake_failures <= 0) return false;
+  struct penalty *p = penalty_slot(node, sa, false);
+  return p && p->banned_until_ms > now_ms();
+}
+
 static void check_client_hello(struct cpns_node *node, int fd) {
   uint8_t head[24];
   struct sockaddr_storage from;
@@ -1182,6 +1265,12 @@ static void check_client_hello(struct cpns_node *node, int fd) {
   if (n < 19) return;
   bool hello = head[0] == 22 && head[1] == 0xfe && head[3] == 0 && head[4] == 0 && head[13] == 1;
   if (!hello) return;
+  if (penalty_banned(node, (const struct sockaddr *)&from)) {
+    /* Taken off the socket before libcoap sees it: no handshake state. */
+    (void)recv(fd, head, sizeof head, MSG_DONTWAIT);
+    node->stats.dropped_limit++;
+    return;
+  }
   int ifindex = 0;
   for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
     if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO)

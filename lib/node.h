@@ -42,6 +42,8 @@ struct cpns_node_limits {
   long keepalive;          /* seconds between pings on client sessions; 0 = none */
   long max_observables;    /* observable resources (e.g. one per Service Group key) */
   long max_observers;      /* observers of one resource */
+  long handshake_failures; /* failed handshakes a source IP may cause per minute before its
+                              ClientHellos are dropped for a minute (guessed codes, keys); 0 = off */
 };
 
 struct cpns_node_config {
