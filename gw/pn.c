@@ -10,6 +10,7 @@
 #include "gw.h"
 #include "log.h"
 #include "msg.h"
+#include "pnops.h"
 
 #define MOD "pn"
 
@@ -265,36 +266,13 @@ static void add_entity(struct cpns_req *req, void *arg) {
   if (!valid_path_ids(req)) return;
   const char *pn = req->seg[1];
   if (relayed_if_remote(gw, req)) return;
-  static const char *const fields[] = {"id", "name", NULL};
   struct cpns_entity_rec e;
-  memset(&e, 0, sizeof e);
+  bool exists = false;
   char err[CPNS_DIAG_MAX];
-  if (!req->body || cpns_msg_only(req->body, fields, err, sizeof err) ||
-      cpns_msg_str(req->body, "id", e.id, sizeof e.id, true, err, sizeof err) ||
-      cpns_msg_str(req->body, "name", e.name, sizeof e.name, false, err, sizeof err)) {
-    cpns_reply_error(req, 400, "%s", req->body ? err : "a body {\"id\":...} is required");
-    return;
-  }
-  if (!cpns_valid_id(e.id)) {
-    cpns_reply_error(req, 400, "'id' is not a valid id");
-    return;
-  }
-  struct cpns_entity_rec old;
-  bool exists = gw->store->ops->entity_get(gw->store, pn, e.id, &old) == 0;
-  if (!exists) {
-    uint64_t count = 0;
-    gw->store->ops->entity_count(gw->store, pn, &count);
-    if (count >= (uint64_t)gw->conf.max_entities) {
-      cpns_reply_error(req, 503, "PN %s is full", pn);
-      return;
-    }
-  }
-  snprintf(e.pn, sizeof e.pn, "%s", pn);
-  e.roles = CPNS_ROLE_PNE;
-  e.state = CPNS_STATE_ADDED;
-  e.updated_at = e.registered_at = now_s();
-  if (gw->store->ops->entity_admit(gw->store, &e, NULL)) {
-    cpns_reply_error(req, 500, "store failure");
+  int code = cpns_pn_admit(gw->store, pn, req->body, gw->conf.max_entities, now_s(), &e, &exists,
+                           err, sizeof err);
+  if (code) {
+    cpns_reply_error(req, code, "%s", err);
     return;
   }
   log_notice(MOD, "%s added to PN %s by %s", e.id, pn, req->peer->identity);

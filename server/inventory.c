@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "msg.h"
+#include "pnops.h"
 #include "server.h"
 
 #define MOD "inventory"
@@ -326,40 +327,18 @@ static void add_entity_req(struct cpns_req *req, void *arg) {
   if (!valid_path_ids(req)) return;
   const char *pn = req->seg[1];
   bool op = is_operator(req);
-  static const char *const fields[] = {"id", "name", NULL};
-  struct cpns_entity_rec e;
-  memset(&e, 0, sizeof e);
-  char err[CPNS_DIAG_MAX];
-  if (!req->body || cpns_msg_only(req->body, fields, err, sizeof err) ||
-      cpns_msg_str(req->body, "id", e.id, sizeof e.id, true, err, sizeof err) ||
-      cpns_msg_str(req->body, "name", e.name, sizeof e.name, false, err, sizeof err)) {
-    cpns_reply_error(req, 400, "%s", req->body ? err : "a body {\"id\":...} is required");
-    return;
-  }
-  if (!cpns_valid_id(e.id)) {
-    cpns_reply_error(req, 400, "'id' is not a valid id");
-    return;
-  }
   struct cpns_pn_rec p;
   if (srv->store->ops->pn_get(srv->store, pn, &p)) {
     cpns_reply_error(req, 404, "no such PN");
     return;
   }
-  struct cpns_entity_rec old;
-  if (srv->store->ops->entity_get(srv->store, pn, e.id, &old) != 0) {
-    uint64_t count = 0;
-    srv->store->ops->entity_count(srv->store, pn, &count);
-    if (count >= (uint64_t)srv->conf.max_entities_per_pn) {
-      cpns_reply_error(req, 503, "PN %s is full", pn);
-      return;
-    }
-  }
-  snprintf(e.pn, sizeof e.pn, "%s", pn);
-  e.roles = CPNS_ROLE_PNE;
-  e.state = CPNS_STATE_ADDED;
-  e.updated_at = e.registered_at = now_s();
-  if (srv->store->ops->entity_admit(srv->store, &e, NULL)) {
-    cpns_reply_error(req, 500, "store failure");
+  struct cpns_entity_rec e;
+  bool existed = false;
+  char err[CPNS_DIAG_MAX];
+  int code = cpns_pn_admit(srv->store, pn, req->body, srv->conf.max_entities_per_pn, now_s(), &e,
+                           &existed, err, sizeof err);
+  if (code) {
+    cpns_reply_error(req, code, "%s", err);
     return;
   }
   log_notice(MOD, "%s added to PN %s (by %s)", e.id, pn, req->peer->identity);
