@@ -2,7 +2,7 @@
 /* Logging: syslog levels, a module tag per line, a pluggable sink (stderr or
  * syslog), the level checked before any formatting, and per-call-site rate
  * limiting so that a flood of bad input cannot fill a disk. libcoap's and
- * OpenSSL's messages are routed here by transport.c. Never log keys or codes. */
+ * OpenSSL's messages are routed here by node.c. Never log keys or codes. */
 #ifndef CPNS_LOG_H
 #define CPNS_LOG_H
 
