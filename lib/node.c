@@ -187,6 +187,7 @@ struct cpns_node {
   coap_address_t source; /* local address of our client sessions */
   struct observable *observables;
   unsigned long nobservables;
+  bool notifying; /* inside libcoap's notification pass */
 };
 
 static void penalty_charge(struct cpns_node *node, const struct sockaddr *sa, double delta);
@@ -582,6 +583,18 @@ static bool authorized(struct cpns_node *node, const struct route *r, struct cpn
     if (node->relations) rel |= node->relations(req, r->allow, node->relations_arg);
   }
   if (rel & r->allow) return true;
+  if (node->notifying) {
+    /* A notification to an observer that lost its right (an expelled
+     * member). libcoap 4.3.1 deletes an observer whose notification is an
+     * error while it walks the observer list, and then reads the freed
+     * entry (seen as a crash under load): answer 2.05 with the refusal
+     * instead, which carries nothing the observer may not see. */
+    char diag[CPNS_DIAG_MAX];
+    snprintf(diag, sizeof diag, "%s may not %s", req->peer ? req->peer->identity : "anonymous",
+             r->action);
+    cpns_reply(req, 205, json_pack("{s:i, s:s}", "error", req->peer ? 403 : 401, "diag", diag));
+    return false;
+  }
   if (!req->peer)
     cpns_reply_error(req, 401, "authentication required");
   else
@@ -1638,7 +1651,11 @@ int cpns_node_step(struct cpns_node *node, long timeout_ms) {
   close_scheduled(node);
   coap_tick_t now;
   coap_ticks(&now);
+  /* libcoap sends Observe notifications from here: handlers called now
+   * answer an observer, not a request (see authorized()). */
+  node->notifying = true;
   unsigned coap_wait = coap_io_prepare_epoll(node->ctx, now);
+  node->notifying = false;
   long wait = next_timer_ms(node, timeout_ms);
   if (coap_wait && (long)coap_wait < wait) wait = (long)coap_wait;
   struct epoll_event evs[NODE_EPOLL_EVENTS];

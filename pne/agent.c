@@ -67,7 +67,10 @@ static void drop_session(struct pne *p) {
 static void retry_later(struct pne *p, enum pne_state s, long seconds, const char *why) {
   if (p->state != s || strcmp(p->last_error, why) != 0)
     log_warn(MOD, "%s; retrying in %lds", why, seconds);
-  snprintf(p->last_error, sizeof p->last_error, "%s", why);
+  /* Cut to fit: the reason is for people, and may quote a long diagnostic. */
+  size_t n = strnlen(why, sizeof p->last_error - 1);
+  memcpy(p->last_error, why, n);
+  p->last_error[n] = '\0';
   p->state = s;
   p->next_attempt = now_s() + seconds;
 }

@@ -88,8 +88,8 @@ check "  (it is the key of an earlier epoch)" has "$out" 'epoch 4 of fam; the ke
 sed -i 's/"epoch": *3/"epoch": 4/' "$T/b-key.json"
 rc=0; out=$("$CTL" -P "$NET/gw-b.ctl" group open fam "$T/new.sealed" --key-json "$T/b-key.json" 2>&1) || rc=$?
 check "relabelling the old key with the new epoch does not help either" test "$rc" -ne 0
-check "the expelled observer's next notification is refused (4.03)" \
-  wait_for 10 grep -q '4\.03' "$T/observe.out"
+check "the expelled observer's next notification carries no key, only the refusal" \
+  wait_for 10 grep -q 'may not' "$T/observe.out"
 
 check "a member leaves by itself" ctl gw-c.ctl group leave fam
 check "leaving rotated the key: epoch 5" test "$(epoch_of gw-a.ctl)" = 5
