@@ -187,7 +187,7 @@ struct cpns_node {
   coap_address_t source; /* local address of our client sessions */
   struct observable *observables;
   unsigned long nobservables;
-  bool notifying; /* inside libcoap's notification pass */
+  bool notifying; /* the request being handled is libcoap's notification pass */
 };
 
 static void penalty_charge(struct cpns_node *node, const struct sockaddr *sa, double delta);
@@ -762,6 +762,10 @@ static void on_request(coap_resource_t *resource, coap_session_t *session, const
   (void)query;
   struct cpns_node *node = node_of(session);
   if (finish_deferred(resource, session, pdu, response)) return;
+  /* libcoap builds a notification as a confirmable message of its own (our
+   * observable resources notify CON); an answer to a request is an ACK or a
+   * NON. So a CON response here means we are answering an observer. */
+  node->notifying = coap_pdu_get_type(response) == COAP_MESSAGE_CON;
   node->stats.requests++;
 
   struct cpns_req *req = calloc(1, sizeof *req);
@@ -1651,11 +1655,7 @@ int cpns_node_step(struct cpns_node *node, long timeout_ms) {
   close_scheduled(node);
   coap_tick_t now;
   coap_ticks(&now);
-  /* libcoap sends Observe notifications from here: handlers called now
-   * answer an observer, not a request (see authorized()). */
-  node->notifying = true;
   unsigned coap_wait = coap_io_prepare_epoll(node->ctx, now);
-  node->notifying = false;
   long wait = next_timer_ms(node, timeout_ms);
   if (coap_wait && (long)coap_wait < wait) wait = (long)coap_wait;
   struct epoll_event evs[NODE_EPOLL_EVENTS];
