@@ -57,6 +57,24 @@ void cpns_daemon_reload(struct cpns_daemon *d);
              "DTLS handshakes one source address may leave unfinished per minute (wrong keys, guessed "  \
              "codes); beyond, its new handshakes are dropped for a minute (0 = no limit).")
 
+/* The [discovery] options of the daemons that discover (gateway and PNE). */
+#define CPNS_DISCOVERY_OPTIONS(S, searched, max_neighbors_default)                              \
+  CPNS_OPT_B("discovery", "enabled", S, discovery, "yes",                                       \
+             "Search for " searched " and answer searches."),                                   \
+  CPNS_OPT_S("discovery", "listen", S, discovery_listen, "0.0.0.0:5683",                        \
+             "Plain CoAP listener for /.well-known/core (multicast cannot be secured)."),       \
+  CPNS_OPT_B("discovery", "multicast", S, multicast, "yes",                                     \
+             "Join All-CoAP-Nodes (224.0.1.187, ff02::fd)."),                                   \
+  CPNS_OPT_S("discovery", "interface", S, interface, "", "Interface for multicast; empty = default."), \
+  CPNS_OPT_S("discovery", "unicast", S, discovery_unicast, "",                                  \
+             "Also search this host:port each round (networks without multicast)."),           \
+  CPNS_OPT_I("discovery", "period", S, discovery_period, "30", 1, 86400, false,                 \
+             "Seconds between searches for " searched "."),                                     \
+  CPNS_OPT_I("discovery", "max_neighbors", S, max_neighbors, max_neighbors_default, 1, 65536,   \
+             false, "Most discovered entities remembered."),                                    \
+  CPNS_OPT_I("discovery", "max_age", S, neighbor_max_age, "120", 1, 86400, false,               \
+             "Forget a discovered entity not heard of for this many seconds.")
+
 #define CPNS_LOG_OPTIONS(S)                                                                     \
   CPNS_OPT_L("log", "level", S, log_level, "notice", "Log level: err, warning, notice, info, debug."), \
   CPNS_OPT_S("log", "target", S, log_target, "stderr", "Where logs go: stderr or syslog.")
