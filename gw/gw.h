@@ -17,6 +17,10 @@ struct gw_conf {
   bool also_pne;
   char listen[CPNS_ADDR_MAX + 1];
   bool plain;
+  char trusted_listen[CPNS_ADDR_MAX + 1];
+  char trusted_peers[4096];
+  long trusted_peers_max;
+  bool trusted_link; /* [server] uri is coap:// on a secure network (Appendix D) */
   char keyring[4096];
   long keyring_max;
   char database[4096];
@@ -51,6 +55,7 @@ struct gw {
   struct cpns_node *node;
   struct cpns_store *store;
   struct cpns_keyring *keyring;
+  struct cpns_trustlink *trusted; /* peers of [gw] trusted_listen, or NULL */
   uint8_t key[CPNS_PSK_LEN];
   struct upstream *up;
   struct cpns_discovery *disc;

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "msg.h"
 #include "neighbors.h"
+#include "trustlink.h"
 
 #define S struct gw_conf
 static const struct cpns_option gw_options[] = {
@@ -24,6 +25,7 @@ static const struct cpns_option gw_options[] = {
     CPNS_OPT_S("gw", "listen", S, listen, "0.0.0.0:5684",
                "Address and port of the CPNS-1 listener for PNEs (CoAP over DTLS)."),
     CPNS_OPT_B("gw", "plain", S, plain, "no", "Plain CoAP instead of DTLS. Development only."),
+    CPNS_TRUSTED_LISTEN_OPTIONS("gw", S),
     CPNS_OPT_S("gw", "keyring", S, keyring, "/etc/cpns/gw.keys",
                "Keyring of the PNEs (and operators) that may connect, mode 0600."),
     CPNS_OPT_I("gw", "keyring_max", S, keyring_max, "10000", 1, 1000000, false,
@@ -35,6 +37,7 @@ static const struct cpns_option gw_options[] = {
     CPNS_OPT_I("gw", "lifetime", S, lifetime, "60", 2, 86400, false,
                "Seconds the PN registration lasts at the server; refreshed at half of it."),
     CPNS_OPT_S("server", "uri", S, server_uri, "coaps://127.0.0.1:5684", "The CPNS Server (CPNS-2)."),
+    CPNS_TRUSTED_LINK_OPTION("server", S, "server.uri"),
     CPNS_OPT_S("server", "source", S, source, "",
                "Local address:port to send from (firewalls, NAT rules); empty = any."),
     CPNS_OPT_S("server", "key_file", S, key_file, "/etc/cpns/gw.key",
@@ -63,8 +66,10 @@ static void get_neighbors(struct cpns_req *req, void *arg) {
 static void on_hup(void *arg) {
   struct gw *gw = arg;
   cpns_daemon_reload(&gw->daemon);
-  if (!gw->conf.plain)
+  if (gw->keyring)
     cpns_daemon_reload_keyring(gw->node, gw->conf.keyring, (size_t)gw->conf.keyring_max, &gw->keyring);
+  cpns_daemon_reload_trusted_peers(gw->node, gw->conf.trusted_peers, gw->conf.trusted_peers_max,
+                                   &gw->trusted);
 }
 
 int main(int argc, char **argv) {
@@ -88,12 +93,20 @@ int main(int argc, char **argv) {
     gw.conf.plain = true;
     snprintf(gw.conf.server_uri, sizeof gw.conf.server_uri, "%s", "coap://127.0.0.1:1");
     snprintf(gw.conf.database, sizeof gw.conf.database, "%s", ":memory:");
+    gw.conf.trusted_listen[0] = gw.conf.trusted_peers[0] = '\0';
+    gw.conf.trusted_link = false;
   }
   if (!cpns_valid_id(gw.conf.id) || !cpns_valid_id(gw.conf.pn)) {
     log_err("gw", "gw.id and gw.pn must be ids ([A-Za-z0-9._-], 1..64)");
     return CPNS_EXIT_CONFIG;
   }
-  if ((!gw.conf.plain &&
+  if (cpns_daemon_check_link("server.uri", gw.conf.server_uri, "server", gw.conf.trusted_link,
+                             gw.conf.plain) ||
+      cpns_daemon_trusted_peers_load("gw", gw.conf.trusted_listen, gw.conf.trusted_peers,
+                                     gw.conf.trusted_peers_max, &gw.trusted))
+    return CPNS_EXIT_CONFIG;
+  /* A trusted link's peers are keyring identities, in plain mode too. */
+  if (((!gw.conf.plain || gw.trusted) &&
        cpns_keyring_load(gw.conf.keyring, (size_t)gw.conf.keyring_max, &gw.keyring, err, sizeof err)) ||
       (strncmp(gw.conf.server_uri, "coaps:", 6) == 0 &&
        cpns_key_read_file(gw.conf.key_file, gw.key, err, sizeof err))) {
@@ -110,7 +123,9 @@ int main(int argc, char **argv) {
   struct cpns_node_config nc = {
       .name = "gw", .listen = gw.conf.listen, .plain = gw.conf.plain, .keyring = gw.keyring,
       .discovery = gw.conf.discovery ? gw.conf.discovery_listen : NULL,
-      .multicast = gw.conf.multicast, .mcast_ifname = gw.conf.interface, .client_source = gw.conf.source, .limits = gw.conf.limits};
+      .multicast = gw.conf.multicast, .mcast_ifname = gw.conf.interface, .client_source = gw.conf.source, .limits = gw.conf.limits,
+      .trusted_listen = gw.conf.trusted_listen, .trusted_peers = gw.trusted,
+      .trusted_upstream = gw.conf.trusted_link ? gw.conf.server_uri : NULL};
   if (cpns_node_new(&nc, &gw.node, err, sizeof err)) {
     log_err("gw", "%s", err);
     ex = CPNS_EXIT_UNAVAILABLE;
@@ -160,6 +175,7 @@ out:
   keys__free();
   cpns_store_close(gw.store);
   cpns_keyring_free(gw.keyring);
+  cpns_trustlink_free(gw.trusted);
   if (gw.conf.pid_file[0]) remove(gw.conf.pid_file);
   return ex;
 }

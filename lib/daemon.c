@@ -13,6 +13,7 @@
 #include "keyring.h"
 #include "log.h"
 #include "node.h"
+#include "trustlink.h"
 
 static void usage(const struct cpns_daemon *d, FILE *out) {
   fprintf(out,
@@ -160,6 +161,70 @@ void cpns_daemon_reload_keyring(struct cpns_node *node, const char *path, size_t
   cpns_keyring_free(*keyring);
   *keyring = kr;
   log_notice("daemon", "keyring reloaded: %zu identities", cpns_keyring_count(kr));
+}
+
+int cpns_daemon_trusted_peers_load(const char *section, const char *listen, const char *path,
+                                   long max_lines, struct cpns_trustlink **out) {
+  *out = NULL;
+  bool has_listen = listen && *listen, has_path = path && *path;
+  if (!has_listen && !has_path) return 0;
+  if (!has_path) {
+    log_err("config", "%s.trusted_listen needs %s.trusted_peers: the file of the peers that the "
+                      "underlying network authenticates", section, section);
+    return CPNS_ERR_CONFIG;
+  }
+  if (!has_listen) {
+    log_err("config", "%s.trusted_peers is set but %s.trusted_listen is empty", section, section);
+    return CPNS_ERR_CONFIG;
+  }
+  char err[512];
+  if (cpns_trustlink_load(path, (size_t)max_lines, out, err, sizeof err)) {
+    log_err("config", "%s.trusted_peers: %s", section, err);
+    return CPNS_ERR_CONFIG;
+  }
+  return 0;
+}
+
+void cpns_daemon_reload_trusted_peers(struct cpns_node *node, const char *path, long max_lines,
+                                      struct cpns_trustlink **t) {
+  if (!*t) return;
+  char err[512];
+  struct cpns_trustlink *n;
+  if (cpns_trustlink_load(path, (size_t)max_lines, &n, err, sizeof err)) {
+    log_err("daemon", "trusted peers reload failed, keeping the old table: %s", err);
+    return;
+  }
+  cpns_node_set_trusted_peers(node, n);
+  cpns_trustlink_free(*t);
+  *t = n;
+  log_notice("daemon", "trusted peers reloaded: %zu addresses (Appendix D)", cpns_trustlink_count(n));
+}
+
+int cpns_daemon_check_link(const char *uri_option, const char *uri, const char *section,
+                           bool trusted_link, bool plain) {
+  bool coap = strncmp(uri, "coap://", 7) == 0;
+  if (trusted_link && !*uri) {
+    log_err("config", "%s.trusted_link = yes needs %s = coap://HOST:PORT (a discovered peer is "
+                      "always reached over DTLS)", section, uri_option);
+    return CPNS_ERR_CONFIG;
+  }
+  if (trusted_link && !coap) {
+    log_err("config", "%s.trusted_link = yes is for a coap:// link (without DTLS), but %s is "
+                      "'%s': use coaps:// with trusted_link = no, or coap:// with yes",
+            section, uri_option, uri);
+    return CPNS_ERR_CONFIG;
+  }
+  if (coap && !trusted_link) {
+    if (plain) return 0; /* development: the connection warns */
+    log_err("config", "%s is coap:// (no DTLS): set %s.trusted_link = yes if the underlying "
+                      "network is secure (spec Appendix D), or use coaps://",
+            uri_option, section);
+    return CPNS_ERR_CONFIG;
+  }
+  if (coap)
+    log_notice("config", "link to %s runs WITHOUT DTLS: underlying network declared secure "
+                         "(Appendix D)", uri);
+  return 0;
 }
 
 uint16_t cpns_daemon_port_of(const char *hostport, uint16_t dflt) {

@@ -75,6 +75,26 @@ void cpns_daemon_reload(struct cpns_daemon *d);
   CPNS_OPT_I("discovery", "max_age", S, neighbor_max_age, "120", 1, 86400, false,               \
              "Forget a discovered entity not heard of for this many seconds.")
 
+/* Spec Appendix D, listener side: a plain CoAP listener for a link whose
+ * underlying network is secure, in the section that owns the daemon's
+ * listener. The conf struct has trusted_listen, trusted_peers (char arrays)
+ * and trusted_peers_max (long). */
+#define CPNS_TRUSTED_LISTEN_OPTIONS(sec, S)                                                     \
+  CPNS_OPT_S(sec, "trusted_listen", S, trusted_listen, "",                                      \
+             "Plain CoAP listener (addr:port) WITHOUT DTLS, for a link whose underlying network " \
+             "is secure (Appendix D); its peers are known by source address; empty = none."),   \
+  CPNS_OPT_S(sec, "trusted_peers", S, trusted_peers, "",                                        \
+             "File of 'address identity' lines: who may use trusted_listen, as which keyring "  \
+             "identity (re-read on SIGHUP with the keyring)."),                                 \
+  CPNS_OPT_I(sec, "trusted_peers_max", S, trusted_peers_max, "1024", 1, 1000000, false,         \
+             "Most lines the trusted_peers file may have.")
+
+/* Spec Appendix D, client side: the conf struct has bool trusted_link. */
+#define CPNS_TRUSTED_LINK_OPTION(sec, S, uri_option)                                            \
+  CPNS_OPT_B(sec, "trusted_link", S, trusted_link, "no",                                        \
+             "The link to " uri_option " runs on a secure underlying network (Appendix D): "     \
+             "yes lets it be coap://, without DTLS.")
+
 #define CPNS_LOG_OPTIONS(S)                                                                     \
   CPNS_OPT_L("log", "level", S, log_level, "notice", "Log level: err, warning, notice, info, debug."), \
   CPNS_OPT_S("log", "target", S, log_target, "stderr", "Where logs go: stderr or syslog.")
@@ -85,6 +105,25 @@ struct cpns_keyring;
  * freeing the old one; on failure logs why and keeps the old one. */
 void cpns_daemon_reload_keyring(struct cpns_node *node, const char *path, size_t max_entries,
                                 struct cpns_keyring **keyring);
+/* Spec Appendix D, listener side. Checks that trusted_listen and
+ * trusted_peers (options "<section>.trusted_listen", ".trusted_peers") come
+ * together and loads the table when they do: *out is the table (free with
+ * cpns_trustlink_free()) or NULL when there is no trusted listener. Returns 0
+ * or CPNS_ERR_CONFIG after logging why ("file:line: ..."). */
+struct cpns_trustlink;
+int cpns_daemon_trusted_peers_load(const char *section, const char *listen, const char *path,
+                                   long max_lines, struct cpns_trustlink **out);
+/* SIGHUP: loads path anew and hands it to node, freeing the old table; on
+ * failure logs why and keeps the old one. Nothing happens when *t is NULL. */
+void cpns_daemon_reload_trusted_peers(struct cpns_node *node, const char *path, long max_lines,
+                                      struct cpns_trustlink **t);
+/* Spec Appendix D, client side: a coap:// uri is a link without DTLS and
+ * must be declared (trusted_link, the option "<section>.trusted_link"),
+ * unless the daemon runs in development plain mode; trusted_link with any
+ * other uri is a mistake. Logs the declared link at notice. Returns 0 or
+ * CPNS_ERR_CONFIG after logging why. uri_option names the uri ("server.uri"). */
+int cpns_daemon_check_link(const char *uri_option, const char *uri, const char *section,
+                           bool trusted_link, bool plain);
 /* The port of "host:port" (dflt when it has none); 0 when it does not parse. */
 uint16_t cpns_daemon_port_of(const char *hostport, uint16_t dflt);
 

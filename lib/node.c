@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "trustlink.h"
 
 #define NODE_MAX_ROUTES 96
 #define NODE_MAX_LINKS 16
@@ -188,6 +189,12 @@ struct cpns_node {
   struct observable *observables;
   unsigned long nobservables;
   bool notifying; /* the request being handled is libcoap's notification pass */
+  /* Appendix D: the plain listener of a link declared secure, and its peers. */
+  bool has_trusted;
+  coap_address_t trusted_addr;
+  const struct cpns_trustlink *trusted;
+  char trusted_upstream[256];
+  coap_session_t *trusted_session; /* our session to trusted_upstream, while referenced */
 };
 
 static void penalty_charge(struct cpns_node *node, const struct sockaddr *sa, double delta);
@@ -325,9 +332,25 @@ static const coap_bin_const_t *psk_for_identity(coap_bin_const_t *identity,
   return &node->psk_scratch;
 }
 
+/* A session that a peer opened on the trusted listener. Our endpoints never
+ * share a port (add_endpoint refuses a busy one), so the local port tells. */
+static bool on_trusted_link(const struct cpns_node *node, coap_session_t *session) {
+  if (!node->has_trusted || coap_session_get_type(session) != COAP_SESSION_TYPE_SERVER ||
+      coap_session_get_proto(session) != COAP_PROTO_UDP)
+    return false;
+  const coap_address_t *local = coap_session_get_addr_local(session);
+  return local && coap_address_get_port(local) == coap_address_get_port(&node->trusted_addr);
+}
+
 static const struct cpns_key_entry *session_peer(struct cpns_node *node,
                                                  coap_session_t *session) {
   if (coap_session_get_type(session) == COAP_SESSION_TYPE_CLIENT) return node->upstream_peer;
+  if (on_trusted_link(node, session)) {
+    /* Appendix D: the underlying network authenticated the source address. */
+    const coap_address_t *from = coap_session_get_addr_remote(session);
+    const char *id = from ? cpns_trustlink_find(node->trusted, &from->addr.sa) : NULL;
+    return id ? lookup_identity(node, id, strlen(id)) : NULL;
+  }
   if (coap_session_get_proto(session) != COAP_PROTO_DTLS) return NULL;
   const coap_bin_const_t *id = coap_session_get_psk_identity(session);
   if (!id) return NULL;
@@ -789,7 +812,17 @@ static void on_request(coap_resource_t *resource, coap_session_t *session, const
     cpns_reply_error(req, code, code == 404 ? "no such resource" : "bad URI");
     goto done;
   }
-  if (!node->plain && coap_session_get_proto(session) != COAP_PROTO_DTLS) {
+  bool trusted = on_trusted_link(node, session);
+  if (trusted && !req->peer) {
+    CPNS_LOG_RL(CPNS_LOG_NOTICE, node->name,
+                "%s: unknown peer on trusted link (not in trusted_peers, or its identity is not "
+                "in the keyring)", addr);
+    cpns_reply_error(req, 401, "unknown peer on trusted link");
+    goto done;
+  }
+  /* Our own session to a declared upstream carries its CPNS-6/7 requests. */
+  if (!trusted && session != node->trusted_session && !node->plain &&
+      coap_session_get_proto(session) != COAP_PROTO_DTLS) {
     cpns_reply_error(req, 401, "DTLS required");
     goto done;
   }
@@ -1439,6 +1472,17 @@ int cpns_node_new(const struct cpns_node_config *cfg, struct cpns_node **out, ch
     if (rc) goto fail;
     if (!cfg->plain) find_listen_fds(node, &a);
   }
+  node->trusted = cfg->trusted_peers;
+  if (cfg->trusted_listen && *cfg->trusted_listen) {
+    rc = add_endpoint(node, cfg->trusted_listen, COAP_PROTO_UDP, &node->trusted_addr, err, errlen);
+    if (rc) goto fail;
+    node->has_trusted = true;
+    log_notice(node->name,
+               "listener %s runs WITHOUT DTLS for %zu peers: underlying network declared secure "
+               "(Appendix D)", cfg->trusted_listen, cpns_trustlink_count(node->trusted));
+  }
+  if (cfg->trusted_upstream)
+    snprintf(node->trusted_upstream, sizeof node->trusted_upstream, "%s", cfg->trusted_upstream);
   if (cfg->discovery && *cfg->discovery) {
     coap_address_t a;
     rc = add_endpoint(node, cfg->discovery, COAP_PROTO_UDP, &a, err, errlen);
@@ -1518,6 +1562,9 @@ void cpns_node_free(struct cpns_node *node) {
 coap_context_t *cpns_node_context(struct cpns_node *node) { return node->ctx; }
 void cpns_node_set_keyring(struct cpns_node *node, const struct cpns_keyring *kr) {
   node->keyring = kr;
+}
+void cpns_node_set_trusted_peers(struct cpns_node *node, const struct cpns_trustlink *t) {
+  node->trusted = t;
 }
 void cpns_node_set_json(struct cpns_node *node, bool json) { node->json = json; }
 
@@ -1750,7 +1797,10 @@ int cpns_node_connect(struct cpns_node *node, const char *uri, const char *ident
     s = coap_new_client_session_psk2(node->ctx, node->has_source ? &node->source : NULL, &a,
                                      COAP_PROTO_DTLS, &cpsk);
   } else {
-    log_warn(node->name, "connecting to %s WITHOUT DTLS: development only", uri);
+    if (node->trusted_upstream[0] && strcmp(uri, node->trusted_upstream) == 0)
+      log_info(node->name, "connecting to %s without DTLS (trusted link, Appendix D)", uri);
+    else
+      log_warn(node->name, "connecting to %s WITHOUT DTLS: development only", uri);
     s = coap_new_client_session(node->ctx, node->has_source ? &node->source : NULL, &a,
                                 COAP_PROTO_UDP);
   }
@@ -1762,12 +1812,15 @@ int cpns_node_connect(struct cpns_node *node, const char *uri, const char *ident
                             (uint16_t)(node->lim.ack_timeout_ms % 1000)};
   coap_session_set_ack_timeout(s, ack);
   coap_session_set_max_retransmit(s, (uint16_t)node->lim.max_retransmit);
+  if (!secure && node->trusted_upstream[0] && strcmp(uri, node->trusted_upstream) == 0)
+    node->trusted_session = s;
   *out = s; /* a new client session holds one reference: the caller's */
   return 0;
 }
 
 void cpns_node_close_session(struct cpns_node *node, coap_session_t *session) {
   if (!session) return;
+  if (session == node->trusted_session) node->trusted_session = NULL;
   fail_session_pending(node, session);
   /* Retransmissions still queued hold references of their own; flushing
    * them lets the session go now, so a new one from the same source port

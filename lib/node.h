@@ -29,6 +29,7 @@
 
 struct cpns_node;
 struct cpns_deferred;
+struct cpns_trustlink; /* trustlink.h */
 
 struct cpns_node_limits {
   long max_sessions;       /* idle server sessions kept (libcoap: unlimited by default) */
@@ -56,6 +57,15 @@ struct cpns_node_config {
   const struct cpns_keyring *keyring; /* borrowed; may be swapped with _set_keyring */
   const char *client_source; /* "addr:port" our client sessions send from; NULL = any */
   struct cpns_node_limits limits;
+  /* Spec Appendix D: a plain CoAP listener on a link whose underlying network
+   * is declared secure. A request on it comes from the identity that
+   * trusted_peers lists for its source address (looked up in the keyring like
+   * a PSK identity), or is answered 4.01 "unknown peer on trusted link". */
+  const char *trusted_listen;                 /* "addr:port"; NULL or "" = none */
+  const struct cpns_trustlink *trusted_peers; /* borrowed; swapped with _set_trusted_peers */
+  /* A coap:// URI whose link is declared secure the same way: connecting to
+   * it is not warned about as development-only. NULL = none. */
+  const char *trusted_upstream;
 };
 
 /* What a handler sees. Borrowed for the duration of the handler call. */
@@ -94,6 +104,8 @@ int cpns_node_new(const struct cpns_node_config *cfg, struct cpns_node **out, ch
 void cpns_node_free(struct cpns_node *node);
 coap_context_t *cpns_node_context(struct cpns_node *node);
 void cpns_node_set_keyring(struct cpns_node *node, const struct cpns_keyring *kr);
+/* Replaces the trusted-peers table of the trusted listener (SIGHUP); borrowed. */
+void cpns_node_set_trusted_peers(struct cpns_node *node, const struct cpns_trustlink *t);
 /* Defaults for every limit (see node.c). */
 void cpns_node_limits_default(struct cpns_node_limits *lim);
 

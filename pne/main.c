@@ -9,6 +9,7 @@
 #include "log.h"
 #include "msg.h"
 #include "pne.h"
+#include "trustlink.h"
 
 /* Applications on one device: a handful; the bound keeps a stray file small. */
 #define PNE_APP_KEYS_MAX 1024
@@ -25,6 +26,7 @@ static const struct cpns_option pne_options[] = {
                "This PNE's Entity-User Key: 64 hex digits, mode 0600."),
     CPNS_OPT_S("pne", "gateway", S, gateway, "",
                "The gateway, coaps://host:port; empty = find one by discovery."),
+    CPNS_TRUSTED_LINK_OPTION("pne", S, "pne.gateway"),
     CPNS_OPT_I("pne", "lifetime", S, lifetime, "60", 2, 86400, false,
                "Seconds a registration lasts; refreshed at half of it."),
     CPNS_OPT_B("pne", "auto_join", S, auto_join, "yes", "Join the PN at start (unless it was left)."),
@@ -35,6 +37,7 @@ static const struct cpns_option pne_options[] = {
     CPNS_OPT_S("local", "listen", S, local_listen, "127.0.0.1:5694",
                "CPNS-5 listener for applications on this device (CoAP over DTLS)."),
     CPNS_OPT_B("local", "plain", S, local_plain, "no", "Plain CoAP on the CPNS-5 listener. Development only."),
+    CPNS_TRUSTED_LISTEN_OPTIONS("local", S),
     CPNS_OPT_S("local", "keyring", S, local_keyring, "/etc/cpns/pne-apps.keys",
                "Keys of the applications (role app) that may use this PNE, mode 0600."),
     CPNS_DISCOVERY_OPTIONS(S, "gateways and PNEs", "64"),
@@ -48,8 +51,10 @@ static const struct cpns_option pne_options[] = {
 static void on_hup(void *arg) {
   struct pne *p = arg;
   cpns_daemon_reload(&p->daemon);
-  if (!p->conf.local_plain)
+  if (p->keyring)
     cpns_daemon_reload_keyring(p->node, p->conf.local_keyring, PNE_APP_KEYS_MAX, &p->keyring);
+  cpns_daemon_reload_trusted_peers(p->node, p->conf.trusted_peers, p->conf.trusted_peers_max,
+                                   &p->trusted);
 }
 
 int main(int argc, char **argv) {
@@ -76,18 +81,26 @@ int main(int argc, char **argv) {
     p.conf.local_listen[0] = '\0';
     p.conf.local_plain = true;
     p.conf.discovery = false;
+    p.conf.trusted_listen[0] = p.conf.trusted_peers[0] = '\0';
   }
   if (p.daemon.enroll_code) return enroll__run(&p, p.daemon.enroll_code);
   if (!p.conf.name[0]) snprintf(p.conf.name, sizeof p.conf.name, "%s", p.conf.id);
+  if (cpns_daemon_check_link("pne.gateway", p.conf.gateway, "pne", p.conf.trusted_link,
+                             p.conf.local_plain) ||
+      cpns_daemon_trusted_peers_load("local", p.conf.trusted_listen, p.conf.trusted_peers,
+                                     p.conf.trusted_peers_max, &p.trusted))
+    return CPNS_EXIT_CONFIG;
   if ((!p.daemon.print_authz && cpns_key_read_file(p.conf.key_file, p.key, err, sizeof err)) ||
-      (!p.conf.local_plain && cpns_keyring_load(p.conf.local_keyring, PNE_APP_KEYS_MAX, &p.keyring, err, sizeof err))) {
+      ((!p.conf.local_plain || p.trusted) && cpns_keyring_load(p.conf.local_keyring, PNE_APP_KEYS_MAX, &p.keyring, err, sizeof err))) {
     log_err("pne", "%s", err);
     return CPNS_EXIT_CONFIG;
   }
   struct cpns_node_config nc = {
       .name = "pne", .listen = p.conf.local_listen, .plain = p.conf.local_plain,
       .keyring = p.keyring, .discovery = p.conf.discovery ? p.conf.discovery_listen : NULL,
-      .multicast = p.conf.multicast, .mcast_ifname = p.conf.interface, .client_source = p.conf.source, .limits = p.conf.limits};
+      .multicast = p.conf.multicast, .mcast_ifname = p.conf.interface, .client_source = p.conf.source, .limits = p.conf.limits,
+      .trusted_listen = p.conf.trusted_listen, .trusted_peers = p.trusted,
+      .trusted_upstream = p.conf.trusted_link ? p.conf.gateway : NULL};
   if (cpns_node_new(&nc, &p.node, err, sizeof err)) {
     log_err("pne", "%s", err);
     ex = CPNS_EXIT_UNAVAILABLE;
@@ -129,6 +142,7 @@ out:
   cpns_neighbors_free(p.neighbors);
   cpns_node_free(p.node);
   cpns_keyring_free(p.keyring);
+  cpns_trustlink_free(p.trusted);
   if (p.conf.pid_file[0]) remove(p.conf.pid_file);
   return ex;
 }

@@ -16,6 +16,7 @@ struct pne_conf {
   char key_file[4096];
   char source[128];
   char gateway[256];
+  bool trusted_link; /* gateway is coap:// on a secure PN technology (Appendix D) */
   long lifetime;
   bool auto_join;
   long retry;
@@ -23,6 +24,9 @@ struct pne_conf {
   char pid_file[4096];
   char local_listen[128];
   bool local_plain;
+  char trusted_listen[CPNS_ADDR_MAX + 1]; /* [local] */
+  char trusted_peers[4096];
+  long trusted_peers_max;
   char local_keyring[4096];
   bool discovery;
   char discovery_listen[128];
@@ -51,6 +55,7 @@ struct pne {
   struct cpns_daemon daemon;
   struct cpns_node *node;
   struct cpns_keyring *keyring;
+  struct cpns_trustlink *trusted; /* peers of [local] trusted_listen, or NULL */
   struct cpns_neighbors *neighbors;
   uint8_t key[CPNS_PSK_LEN];
   enum pne_state state;

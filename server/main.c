@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "server.h"
+#include "trustlink.h"
 
 #define S struct server_conf
 static const struct cpns_option server_options[] = {
@@ -16,6 +17,7 @@ static const struct cpns_option server_options[] = {
                "Address and port of the CPNS-2 listener (CoAP over DTLS)."),
     CPNS_OPT_B("server", "plain", S, plain, "no",
                "Listen with plain CoAP instead of DTLS. Development only: nobody is authenticated."),
+    CPNS_TRUSTED_LISTEN_OPTIONS("server", S),
     CPNS_OPT_S("server", "keyring", S, keyring, "/etc/cpns/server.keys",
                "Keyring file: identity role pn key, one a line, mode 0600 (see cpns-keyring(5))."),
     CPNS_OPT_I("server", "keyring_max", S, keyring_max, "200000", 1, 10000000, false,
@@ -39,9 +41,11 @@ static const struct cpns_option server_options[] = {
 static void on_hup(void *arg) {
   struct server *srv = arg;
   cpns_daemon_reload(&srv->daemon);
-  if (!srv->conf.plain)
+  if (srv->keyring)
     cpns_daemon_reload_keyring(srv->node, srv->conf.keyring, (size_t)srv->conf.keyring_max,
                                &srv->keyring);
+  cpns_daemon_reload_trusted_peers(srv->node, srv->conf.trusted_peers, srv->conf.trusted_peers_max,
+                                   &srv->trusted);
 }
 
 int main(int argc, char **argv) {
@@ -67,10 +71,16 @@ int main(int argc, char **argv) {
     snprintf(srv.conf.listen, sizeof srv.conf.listen, "%s", "");
     snprintf(srv.conf.database, sizeof srv.conf.database, "%s", ":memory:");
     srv.conf.plain = true;
+    srv.conf.trusted_listen[0] = srv.conf.trusted_peers[0] = '\0';
   }
-  if (!srv.conf.plain &&
+  if (cpns_daemon_trusted_peers_load("server", srv.conf.trusted_listen, srv.conf.trusted_peers,
+                                     srv.conf.trusted_peers_max, &srv.trusted))
+    return CPNS_EXIT_CONFIG;
+  /* A trusted link's peers are keyring identities, in plain mode too. */
+  if ((!srv.conf.plain || srv.trusted) &&
       cpns_keyring_load(srv.conf.keyring, (size_t)srv.conf.keyring_max, &srv.keyring, err, sizeof err)) {
     log_err("server", "%s", err);
+    cpns_trustlink_free(srv.trusted);
     return CPNS_EXIT_CONFIG;
   }
   if (cpns_store_sqlite_open(srv.conf.database,
@@ -82,7 +92,8 @@ int main(int argc, char **argv) {
   }
   struct cpns_node_config nc = {
       .name = "server", .listen = srv.conf.listen, .plain = srv.conf.plain,
-      .keyring = srv.keyring, .limits = srv.conf.limits};
+      .keyring = srv.keyring, .limits = srv.conf.limits,
+      .trusted_listen = srv.conf.trusted_listen, .trusted_peers = srv.trusted};
   if (cpns_node_new(&nc, &srv.node, err, sizeof err)) {
     log_err("server", "%s", err);
     ex = CPNS_EXIT_UNAVAILABLE;
@@ -116,6 +127,7 @@ out:
   keys__free(&srv);
   cpns_store_close(srv.store);
   cpns_keyring_free(srv.keyring);
+  cpns_trustlink_free(srv.trusted);
   if (srv.conf.pid_file[0]) remove(srv.conf.pid_file);
   return ex;
 }

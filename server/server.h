@@ -12,6 +12,9 @@ struct server_conf {
   char id[CPNS_ID_MAX + 1];
   char listen[128];
   bool plain;
+  char trusted_listen[CPNS_ADDR_MAX + 1];
+  char trusted_peers[4096];
+  long trusted_peers_max;
   char keyring[4096];
   char database[4096];
   bool sync_full;
@@ -34,6 +37,7 @@ struct server {
   struct cpns_node *node;
   struct cpns_store *store;
   struct cpns_keyring *keyring;
+  struct cpns_trustlink *trusted; /* peers of [server] trusted_listen, or NULL */
   struct gwlinks *links;
   struct cpns_keycache *creds; /* issued keys and pending enrollments, cached */
 };
