@@ -72,6 +72,18 @@ int pn__ensure_record(struct gw *gw);
 int keys__init(struct gw *gw);
 void keys__free(void);
 
+/* groups.c: Service Groups for the PNEs of this PN: relayed to the server
+ * with a replica of each group's key, or local while the server is away. */
+int groups__init(struct gw *gw);
+void groups__free(void);
+/* Relations of a PNE to a groups/... path (member_of_pn: it is registered
+ * in this PN). */
+unsigned groups__relations(struct gw *gw, const struct cpns_req *req, unsigned wanted,
+                           bool member_of_pn);
+/* The PN is registered (again) at the server: resynchronize the replicas
+ * and hand the local groups over. */
+void groups__registered(struct gw *gw);
+
 /* upstream.c: the CPNS-2 session to the server, PN registration, refresh,
  * and the queue that carries local changes to the server in order. */
 enum up_op { UP_PN_PUT, UP_PN_DELETE, UP_ENT_PUT, UP_ENT_DELETE, UP_ENT_EXPEL, UP_ENT_ADD };

@@ -131,7 +131,7 @@ int main(int argc, char **argv) {
     ex = CPNS_EXIT_UNAVAILABLE;
     goto out;
   }
-  if (pn__init(&gw) || upstream__init(&gw) || keys__init(&gw) ||
+  if (pn__init(&gw) || upstream__init(&gw) || keys__init(&gw) || groups__init(&gw) ||
       cpns_node_route_as(gw.node, COAP_REQUEST_CODE_GET, "neighbors", CPNS_REL_ANY, "read",
                          get_neighbors, &gw)) {
     log_err("gw", "initialization failed");
@@ -172,6 +172,7 @@ out:
   cpns_neighbors_free(g_neighbors);
   cpns_node_free(gw.node); /* first: its last callbacks still use gw.up */
   upstream__free(gw.up);
+  groups__free();
   keys__free();
   cpns_store_close(gw.store);
   cpns_keyring_free(gw.keyring);

@@ -39,12 +39,15 @@ static unsigned relations(const struct cpns_req *req, unsigned wanted, void *arg
   if (req->nseg >= 4 && strcmp(req->seg[3], p->identity) == 0) rel |= CPNS_REL_SELF;
   if (req->nseg >= 2 && strcmp(req->seg[0], "keys") == 0 && strcmp(req->seg[1], p->identity) == 0)
     rel |= CPNS_REL_SELF;
-  if (wanted & CPNS_REL_MEMBER) {
+  bool groups = req->nseg >= 1 && strcmp(req->seg[0], "groups") == 0;
+  if (groups) rel &= ~CPNS_REL_SELF; /* there it is the group's member itself */
+  if (wanted & (CPNS_REL_MEMBER | CPNS_REL_RELAYED)) {
     struct cpns_entity_rec e;
     if (gw->store->ops->entity_get(gw->store, gw->conf.pn, p->identity, &e) == 0 &&
         e.state != CPNS_STATE_ADDED)
       rel |= CPNS_REL_MEMBER;
   }
+  if (groups) rel |= groups__relations(gw, req, wanted, (rel & CPNS_REL_MEMBER) != 0);
   return rel;
 }
 

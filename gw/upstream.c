@@ -269,6 +269,7 @@ static void registered(void *arg, int code, const json_t *body, const char *diag
     up->state = UP_READY;
     up->backoff = gw->conf.retry;
     up->reconcile = true;
+    groups__registered(gw);
     pump(up);
   }
 }

@@ -32,6 +32,7 @@
 
 #include "log.h"
 #include "trustlink.h"
+#include "msg.h"
 
 #define NODE_MAX_ROUTES 96
 #define NODE_MAX_LINKS 16
@@ -170,6 +171,8 @@ struct cpns_node {
   const struct cpns_key_entry *upstream_peer;
   cpns_relations_fn relations;
   void *relations_arg;
+  cpns_delegate_fn delegate;
+  void *delegate_arg;
   cpns_psk_lookup_fn psk_lookup;
   void *psk_lookup_arg;
   /* Server-side DTLS sessions with the identity that opened them, so that a
@@ -187,6 +190,10 @@ struct cpns_node {
   bool has_source;
   coap_address_t source; /* local address of our client sessions */
   struct observable *observables;
+  /* Removed, to be deleted at the next loop turn: a resource may be removed
+   * from inside its own handler (DELETE groups/{id}), which libcoap still
+   * uses after the handler returns. */
+  struct observable *doomed;
   unsigned long nobservables;
   bool notifying; /* the request being handled is libcoap's notification pass */
   /* Appendix D: the plain listener of a link declared secure, and its peers. */
@@ -625,6 +632,40 @@ static bool authorized(struct cpns_node *node, const struct route *r, struct cpn
   return false;
 }
 
+/* The On-Behalf-Of option: when present, the daemon's delegation rule
+ * must let the authenticated caller speak for the identity it names; the
+ * request then runs as that identity. Returns false when it was answered. */
+static bool apply_on_behalf(struct cpns_node *node, struct cpns_req *req) {
+  coap_opt_iterator_t it;
+  coap_opt_t *opt = coap_check_option(req->pdu, CPNS_OPTION_ON_BEHALF_OF, &it);
+  if (!opt) return true;
+  size_t len = coap_opt_length(opt);
+  char who[CPNS_ID_MAX + 1];
+  if (len == 0 || len > CPNS_ID_MAX) {
+    cpns_reply_error(req, 400, "bad On-Behalf-Of option");
+    return false;
+  }
+  memcpy(who, coap_opt_value(opt), len);
+  who[len] = '\0';
+  if (!cpns_valid_id(who)) {
+    cpns_reply_error(req, 400, "bad On-Behalf-Of option");
+    return false;
+  }
+  if (!req->peer) {
+    cpns_reply_error(req, 401, "authentication required");
+    return false;
+  }
+  memset(&req->delegated, 0, sizeof req->delegated);
+  if (!node->delegate || !node->delegate(node->delegate_arg, req->peer, who, &req->delegated)) {
+    cpns_reply_error(req, 403, "%s may not act for %s", req->peer->identity, who);
+    return false;
+  }
+  memset(req->delegated.key, 0, sizeof req->delegated.key);
+  req->via = req->peer;
+  req->peer = &req->delegated;
+  return true;
+}
+
 /* Sends the stored reply of a deferred request when libcoap calls us again. */
 static bool finish_deferred(coap_resource_t *resource, coap_session_t *session,
                             const coap_pdu_t *pdu, coap_pdu_t *response) {
@@ -726,6 +767,14 @@ int cpns_node_observable(struct cpns_node *node, const char *path) {
   if (!path || !*path || path[0] == '/' || strlen(path) >= sizeof node->observables->path)
     return CPNS_ERR_INVAL;
   if (observable_find(node, path)) return 0;
+  for (struct observable **pp = &node->doomed; *pp; pp = &(*pp)->next) {
+    struct observable *o = *pp;
+    if (strcmp(o->path, path) != 0) continue;
+    *pp = o->next; /* removed and made again within one turn: keep it */
+    o->next = node->observables;
+    node->observables = o;
+    return 0;
+  }
   if (node->nobservables >= (unsigned long)node->lim.max_observables) {
     CPNS_LOG_RL(CPNS_LOG_WARNING, node->name, "observable resource limit (%ld) reached",
                 node->lim.max_observables);
@@ -752,7 +801,13 @@ int cpns_node_observable(struct cpns_node *node, const char *path) {
     free(o);
     return CPNS_ERR_NOMEM;
   }
-  coap_register_request_handler(r, COAP_REQUEST_GET, on_request);
+  /* Every method, so that the path routes like any other. */
+  static const coap_request_t methods[] = {COAP_REQUEST_GET,   COAP_REQUEST_POST,
+                                           COAP_REQUEST_PUT,   COAP_REQUEST_DELETE,
+                                           COAP_REQUEST_FETCH, COAP_REQUEST_PATCH,
+                                           COAP_REQUEST_IPATCH};
+  for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+    coap_register_request_handler(r, methods[i], on_request);
   coap_resource_set_get_observable(r, 1);
   coap_add_resource(node->ctx, r);
   o->resource = r;
@@ -772,11 +827,20 @@ void cpns_node_observable_remove(struct cpns_node *node, const char *path) {
     struct observable *o = *pp;
     if (strcmp(o->path, path) != 0) continue;
     *pp = o->next;
+    o->next = node->doomed;
+    node->doomed = o;
+    return;
+  }
+}
+
+static void delete_doomed(struct cpns_node *node) {
+  while (node->doomed) {
+    struct observable *o = node->doomed;
+    node->doomed = o->next;
     coap_delete_resource(node->ctx, o->resource);
     free(o->obs);
     free(o);
     node->nobservables--;
-    return;
   }
 }
 
@@ -802,6 +866,7 @@ static void on_request(coap_resource_t *resource, coap_session_t *session, const
   req->response = response;
   req->method = coap_pdu_get_code(pdu);
   req->resource = resource;
+  req->notification = node->notifying;
   req->peer = session_peer(node, session);
   char addr[CPNS_ADDR_MAX];
   cpns_session_addr(session, addr, sizeof addr);
@@ -826,6 +891,7 @@ static void on_request(coap_resource_t *resource, coap_session_t *session, const
     cpns_reply_error(req, 401, "DTLS required");
     goto done;
   }
+  if (!apply_on_behalf(node, req)) goto done;
   int cf = option_uint(pdu, COAP_OPTION_CONTENT_FORMAT, -1);
   int accept = option_uint(pdu, COAP_OPTION_ACCEPT, -1);
   if (accept == -1) accept = cf == CPNS_CF_JSON ? CPNS_CF_JSON : CPNS_CF_CBOR;
@@ -881,8 +947,9 @@ routed:
 done:
   if (cpns_log_get_level() >= CPNS_LOG_DEBUG) {
     coap_pdu_code_t rc = coap_pdu_get_code(response);
-    log_debug(node->name, "%s %s %s/%s%s%s -> %d.%02d", addr, method_name(req->method),
-              req->peer ? req->peer->identity : "(anonymous)", req->nseg ? req->seg[0] : "",
+    log_debug(node->name, "%s %s %s%s%s %s%s%s -> %d.%02d", addr, method_name(req->method),
+              req->peer ? req->peer->identity : "(anonymous)", req->via ? " via " : "",
+              req->via ? req->via->identity : "", req->nseg ? req->seg[0] : "",
               req->nseg > 1 ? "/" : "", req->nseg > 1 ? req->seg[1] : "", rc >> 5, rc & 31);
   }
   json_decref(req->body);
@@ -1044,6 +1111,12 @@ static int add_path_options(coap_pdu_t *pdu, const char *path, const char *query
 int cpns_node_request(struct cpns_node *node, coap_session_t *session, coap_pdu_code_t method,
                       const char *path, const char *query, const json_t *body,
                       cpns_response_fn cb, void *arg) {
+  return cpns_node_request_for(node, session, method, path, query, body, NULL, cb, arg);
+}
+
+int cpns_node_request_for(struct cpns_node *node, coap_session_t *session, coap_pdu_code_t method,
+                          const char *path, const char *query, const json_t *body,
+                          const char *on_behalf, cpns_response_fn cb, void *arg) {
   if (!session) return CPNS_ERR_UNAVAIL;
   if (node->npending >= (unsigned long)node->lim.max_pending) {
     node->stats.dropped_limit++;
@@ -1061,6 +1134,10 @@ int cpns_node_request(struct cpns_node *node, coap_session_t *session, coap_pdu_
   int cf = node->json ? CPNS_CF_JSON : CPNS_CF_CBOR;
   uint8_t optbuf[4];
   if (add_path_options(pdu, path, query)) goto fail;
+  if (on_behalf && *on_behalf &&
+      !coap_add_option(pdu, CPNS_OPTION_ON_BEHALF_OF, strnlen(on_behalf, CPNS_ID_MAX),
+                       (const uint8_t *)on_behalf))
+    goto fail;
   uint8_t *payload = NULL;
   size_t len = 0;
   if (body) {
@@ -1449,6 +1526,7 @@ int cpns_node_new(const struct cpns_node_config *cfg, struct cpns_node **out, ch
   coap_register_response_handler(node->ctx, on_response);
   coap_register_nack_handler(node->ctx, on_nack);
   coap_register_event_handler(node->ctx, on_event);
+  coap_register_option(node->ctx, CPNS_OPTION_ON_BEHALF_OF);
 
   if (cfg->listen && *cfg->listen) {
     coap_address_t a;
@@ -1543,7 +1621,14 @@ void cpns_node_free(struct cpns_node *node) {
   /* Whoever registered hooks may be gone already: no callbacks during
    * teardown, when libcoap closes every session. */
   node->nhooks = 0;
-  while (node->observables) { /* libcoap frees the resources with the context */
+  if (node->doomed) { /* append: libcoap frees the resources with the context */
+    struct observable *last = node->doomed;
+    while (last->next) last = last->next;
+    last->next = node->observables;
+    node->observables = node->doomed;
+    node->doomed = NULL;
+  }
+  while (node->observables) {
     struct observable *o = node->observables;
     node->observables = o->next;
     free(o->obs);
@@ -1598,6 +1683,11 @@ int cpns_node_route_as(struct cpns_node *node, coap_pdu_code_t method, const cha
   return 0;
 }
 
+void cpns_node_set_delegation(struct cpns_node *node, cpns_delegate_fn fn, void *arg) {
+  node->delegate = fn;
+  node->delegate_arg = arg;
+}
+
 void cpns_node_set_relations(struct cpns_node *node, cpns_relations_fn fn, void *arg) {
   node->relations = fn;
   node->relations_arg = arg;
@@ -1621,6 +1711,10 @@ static const struct {
     {CPNS_REL_OWNER, "the group's owner"},
     {CPNS_REL_GROUP_MEMBER, "a member of the group"},
     {CPNS_REL_JOINER, "the identity itself, if invited or the group is open"},
+    {CPNS_REL_VIA_GW, "a PNE, through its PN GW"},
+    {CPNS_REL_RELAYED, "PNE member of the PN, relayed to the server (its rule decides)"},
+    {CPNS_REL_OFFERER, "the service's offerer"},
+    {CPNS_REL_SUBSCRIBER, "the interest's owner"},
 };
 
 void cpns_node_write_authz(const struct cpns_node *node, FILE *out) {
@@ -1700,6 +1794,7 @@ static long next_timer_ms(struct cpns_node *node, long cap) {
 
 int cpns_node_step(struct cpns_node *node, long timeout_ms) {
   close_scheduled(node);
+  delete_doomed(node);
   coap_tick_t now;
   coap_ticks(&now);
   unsigned coap_wait = coap_io_prepare_epoll(node->ctx, now);
@@ -1850,6 +1945,10 @@ static void relay_done(void *arg, int code, const json_t *body, const char *diag
 }
 
 void cpns_relay(struct cpns_req *req, coap_session_t *upstream) {
+  cpns_relay_for(req, upstream, NULL);
+}
+
+void cpns_relay_for(struct cpns_req *req, coap_session_t *upstream, const char *on_behalf) {
   if (!upstream) {
     cpns_reply_error(req, 503, "upstream not connected");
     return;
@@ -1860,7 +1959,7 @@ void cpns_relay(struct cpns_req *req, coap_session_t *upstream) {
     used += (size_t)snprintf(path + used, sizeof path - used, "%s%s", i ? "/" : "", req->seg[i]);
   struct cpns_deferred *d = cpns_req_defer(req);
   if (!d) return;
-  if (cpns_node_request(req->node, upstream, req->method, path, req->query, req->body, relay_done,
-                        d))
+  if (cpns_node_request_for(req->node, upstream, req->method, path, req->query, req->body,
+                            on_behalf, relay_done, d))
     cpns_deferred_reply(d, 503, NULL, "cannot relay");
 }

@@ -83,7 +83,13 @@ struct cpns_req {
   json_t *body;                                      /* decoded payload or NULL */
   bool replied;
   bool deferred;
+  bool notification; /* building an Observe notification for req->session */
   coap_resource_t *resource; /* libcoap's: the catch-all or an observable one */
+  /* A PN GW relaying for one of its PNEs (the On-Behalf-Of option, accepted
+   * by the daemon's delegation rule): peer then points here and via at the
+   * gateway's own entry. NULL when the caller speaks for itself. */
+  const struct cpns_key_entry *via;
+  struct cpns_key_entry delegated;
 };
 
 typedef void (*cpns_handler_fn)(struct cpns_req *req, void *arg);
@@ -134,6 +140,10 @@ enum cpns_relation {
   CPNS_REL_OWNER = 1u << 11,    /* the owner (creator) of the Service Group in the path */
   CPNS_REL_GROUP_MEMBER = 1u << 12, /* a member of the Service Group in the path */
   CPNS_REL_JOINER = 1u << 13,   /* the path's member itself, invited or the group open */
+  CPNS_REL_VIA_GW = 1u << 14,   /* a PNE speaking through its PN GW (On-Behalf-Of) */
+  CPNS_REL_RELAYED = 1u << 15,  /* a PNE of this PN, about a server's group: relayed there */
+  CPNS_REL_OFFERER = 1u << 16,  /* the offerer of the service in the path (services/{id}) */
+  CPNS_REL_SUBSCRIBER = 1u << 17, /* the identity that saved the interest in the path */
 };
 /* Returns the relations of req's (authenticated) peer, at least those in
  * wanted (others may be left out: they can cost a store read). */
@@ -177,6 +187,12 @@ void cpns_node_close_session(struct cpns_node *node, coap_session_t *session);
 int cpns_node_request(struct cpns_node *node, coap_session_t *session, coap_pdu_code_t method,
                       const char *path, const char *query, const json_t *body,
                       cpns_response_fn cb, void *arg);
+/* The same, speaking for another identity: the request carries the
+ * On-Behalf-Of option (see cpns_node_set_delegation); on_behalf NULL or ""
+ * is cpns_node_request. */
+int cpns_node_request_for(struct cpns_node *node, coap_session_t *session, coap_pdu_code_t method,
+                          const char *path, const char *query, const json_t *body,
+                          const char *on_behalf, cpns_response_fn cb, void *arg);
 /* Outgoing payloads in JSON instead of CBOR (debugging and cpnsctl --wire-json). */
 void cpns_node_set_json(struct cpns_node *node, bool json);
 
@@ -202,6 +218,22 @@ int cpns_parse_hostport(const char *s, coap_address_t *out, uint16_t default_por
  * relays the answer back: how a PNE passes its applications' requests to its
  * gateway and a gateway a PNE's to the server. */
 void cpns_relay(struct cpns_req *req, coap_session_t *upstream);
+/* cpns_relay speaking for on_behalf (a gateway relaying its PNE's request
+ * to the server): the upstream authorizes it as that identity. */
+void cpns_relay_for(struct cpns_req *req, coap_session_t *upstream, const char *on_behalf);
+
+/* Acting for another identity: the On-Behalf-Of option (number 65003, from
+ * CoAP's experimental range; critical, so a node that does not know it
+ * answers 4.02, and unsafe to forward). A PN GW terminates its PNEs' DTLS
+ * sessions and relays their requests on its own session to the server; the
+ * option names the PNE. The daemon's rule decides whether the authenticated
+ * caller may speak for that identity and, if so, fills *out (identity, role,
+ * PN; no key): the request is then authorized and handled as out's, with
+ * req->via the caller. Without a rule, or when it refuses, 4.03. */
+#define CPNS_OPTION_ON_BEHALF_OF 65003
+typedef bool (*cpns_delegate_fn)(void *arg, const struct cpns_key_entry *caller,
+                                 const char *identity, struct cpns_key_entry *out);
+void cpns_node_set_delegation(struct cpns_node *node, cpns_delegate_fn fn, void *arg);
 
 /* Requests that arrive on our own client sessions (from the gateway to a
  * PNE over CPNS-6, from the server to a gateway over CPNS-7) are attributed

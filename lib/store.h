@@ -82,6 +82,8 @@ struct cpns_group_rec {
   uint8_t key[CPNS_SECRET_LEN]; /* the current Group Key */
   int64_t key_expires;          /* unix seconds, 0 = none */
   int64_t created_at;
+  bool replica;                 /* a gateway's copy of a server group (its own PN's
+                                   members only); false: this node is its authority */
 };
 
 enum cpns_member_state {
@@ -93,7 +95,10 @@ const char *cpns_member_state_name(enum cpns_member_state s); /* "invited", "mem
 /* Called once per row; return non-zero to stop the iteration. */
 typedef int (*cpns_entity_cb)(void *arg, const struct cpns_entity_rec *e);
 typedef int (*cpns_pn_cb)(void *arg, const struct cpns_pn_rec *p);
-typedef int (*cpns_member_cb)(void *arg, const char *member, enum cpns_member_state state);
+/* pn: the member's PN ("" for none: an operator, or an invitation not
+ * yet taken up by a PN). */
+typedef int (*cpns_member_cb)(void *arg, const char *member, const char *pn,
+                              enum cpns_member_state state);
 
 struct cpns_store;
 
@@ -184,13 +189,14 @@ struct cpns_store_ops {
   int (*group_put)(struct cpns_store *st, const struct cpns_group_rec *g);
   int (*group_get)(struct cpns_store *st, const char *id, struct cpns_group_rec *out);
   int (*group_delete)(struct cpns_store *st, const char *id);
-  /* Membership rows, keyed by (group, member); the group must exist
-   * (CPNS_ERR_NOTFOUND otherwise). member_list visits a group's rows ordered
-   * by member. */
-  int (*member_put)(struct cpns_store *st, const char *group, const char *member,
+  /* Membership rows, keyed by (group, member), each with the member's PN
+   * (pn may be NULL for ""); the group must exist (CPNS_ERR_NOTFOUND
+   * otherwise). member_get copies the PN into pn_out[CPNS_ID_MAX + 1] when
+   * not NULL. member_list visits a group's rows ordered by member. */
+  int (*member_put)(struct cpns_store *st, const char *group, const char *member, const char *pn,
                     enum cpns_member_state state);
   int (*member_get)(struct cpns_store *st, const char *group, const char *member,
-                    enum cpns_member_state *out); /* CPNS_ERR_NOTFOUND */
+                    enum cpns_member_state *out, char *pn_out); /* CPNS_ERR_NOTFOUND */
   int (*member_delete)(struct cpns_store *st, const char *group, const char *member);
   int (*member_list)(struct cpns_store *st, const char *group, cpns_member_cb cb, void *arg);
   /* A membership change and the key rotation it causes, whole or not at
@@ -199,10 +205,23 @@ struct cpns_store_ops {
    * key with key (CPNS_SECRET_LEN bytes), epoch and key_expires. The group
    * must exist (CPNS_ERR_NOTFOUND). */
   int (*group_member_change)(struct cpns_store *st, const char *group, const char *member,
-                             const enum cpns_member_state *state, const uint8_t *key,
-                             uint32_t epoch, int64_t key_expires);
+                             const char *pn, const enum cpns_member_state *state,
+                             const uint8_t *key, uint32_t epoch, int64_t key_expires);
   /* Visits every group id, ordered; cb must not use the store. */
   int (*group_list_ids)(struct cpns_store *st, int (*cb)(void *arg, const char *id), void *arg);
+  /* A gateway's replica of a server group, whole or not at all: g (with
+   * replica set) replaces the record, and its members become exactly
+   * members[0..n) (joined, of PN pn). */
+  int (*group_sync)(struct cpns_store *st, const struct cpns_group_rec *g, const char *pn,
+                    const char *const *members, size_t n);
+  /* Visits, ordered, the ids of the groups that have a joined member of PN
+   * pn; cb must not use the store. */
+  int (*group_ids_of_pn)(struct cpns_store *st, const char *pn,
+                         int (*cb)(void *arg, const char *id), void *arg);
+  /* Visits, ordered, the distinct PNs of a group's joined members (not "");
+   * cb must not use the store. */
+  int (*group_member_pns)(struct cpns_store *st, const char *group,
+                          int (*cb)(void *arg, const char *pn), void *arg);
 };
 
 struct cpns_store {
@@ -215,6 +234,8 @@ enum cpns_store_sync { CPNS_STORE_SYNC_NORMAL, CPNS_STORE_SYNC_FULL };
  * file mode 0600. SYNC_NORMAL survives a crash of the process (kill -9);
  * SYNC_FULL also a crash of the machine. Returns 0 and *out, or an error with
  * the reason in err. */
+/* The schema version a store opened now has (its number of migrations). */
+int cpns_store_sqlite_schema_version(void);
 int cpns_store_sqlite_open(const char *path, enum cpns_store_sync sync, struct cpns_store **out,
                            char *err, size_t errlen);
 

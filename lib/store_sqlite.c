@@ -150,6 +150,13 @@ static const char *const migrations[] = {
     "  member TEXT NOT NULL,"
     "  state INTEGER NOT NULL CHECK (state IN (0, 1)),"
     "  PRIMARY KEY (grp, member)) WITHOUT ROWID;",
+    /* 4: each member's PN (a PNE joins through its gateway, and the server
+     * tells that PN's gateway of the group), and a gateway's replicas of
+     * server groups beside its own local ones. */
+    "ALTER TABLE group_member ADD COLUMN pn TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE service_group ADD COLUMN replica INTEGER NOT NULL DEFAULT 0"
+    "  CHECK (replica IN (0, 1));"
+    "CREATE INDEX group_member_by_pn ON group_member(pn, grp) WHERE state = 1;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -162,7 +169,7 @@ static const char *const migrations[] = {
   "expires_at"
 #define CRED_COLS "identity, role, pn, key, generation, created_at, rotated_at"
 #define ENROLL_COLS "identity, role, pn, psk, created_at, expires_at, created_by"
-#define GROUP_COLS "id, owner, pn, open, epoch, key, key_expires, created_at"
+#define GROUP_COLS "id, owner, pn, open, epoch, key, key_expires, created_at, replica"
 
 enum stmt_id {
   S_BEGIN,
@@ -212,6 +219,9 @@ enum stmt_id {
   S_MEMBER_DELETE,
   S_MEMBER_LIST,
   S_GROUP_LIST_IDS,
+  S_MEMBER_CLEAR,
+  S_GROUP_IDS_OF_PN,
+  S_GROUP_MEMBER_PNS,
   S_COUNT_
 };
 
@@ -282,20 +292,26 @@ static const char *const stmt_sql[S_COUNT_] = {
     [S_ENROLL_EXPIRY] = "SELECT expires_at FROM enrollment WHERE identity = ?1",
     [S_ENROLL_DELETE] = "DELETE FROM enrollment WHERE identity = ?1",
     [S_ENROLL_EXPIRE] = "DELETE FROM enrollment WHERE expires_at <= ?1",
-    [S_GROUP_PUT] = ("INSERT INTO service_group (" GROUP_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    [S_GROUP_PUT] = ("INSERT INTO service_group (" GROUP_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
                      " ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, pn = excluded.pn,"
                      " open = excluded.open, epoch = excluded.epoch, key = excluded.key,"
-                     " key_expires = excluded.key_expires"),
+                     " key_expires = excluded.key_expires, replica = excluded.replica"),
     [S_GROUP_GET] = ("SELECT " GROUP_COLS " FROM service_group WHERE id = ?1"),
     [S_GROUP_DELETE] = "DELETE FROM service_group WHERE id = ?1",
     [S_GROUP_REKEY] = "UPDATE service_group SET key = ?2, epoch = ?3, key_expires = ?4 WHERE id = ?1",
-    [S_MEMBER_PUT] = ("INSERT INTO group_member (grp, member, state) VALUES (?1, ?2, ?3)"
-                      " ON CONFLICT (grp, member) DO UPDATE SET state = excluded.state"),
-    [S_MEMBER_GET] = "SELECT state FROM group_member WHERE grp = ?1 AND member = ?2",
+    [S_MEMBER_PUT] = ("INSERT INTO group_member (grp, member, state, pn) VALUES (?1, ?2, ?3, ?4)"
+                      " ON CONFLICT (grp, member) DO UPDATE SET state = excluded.state,"
+                      " pn = excluded.pn"),
+    [S_MEMBER_GET] = "SELECT state, pn FROM group_member WHERE grp = ?1 AND member = ?2",
     [S_MEMBER_DELETE] = "DELETE FROM group_member WHERE grp = ?1 AND member = ?2",
-    [S_MEMBER_LIST] = ("SELECT member, state FROM group_member WHERE grp = ?1 AND member > ?2"
+    [S_MEMBER_LIST] = ("SELECT member, state, pn FROM group_member WHERE grp = ?1 AND member > ?2"
                        " ORDER BY member LIMIT ?3"),
     [S_GROUP_LIST_IDS] = "SELECT id FROM service_group ORDER BY id",
+    [S_MEMBER_CLEAR] = "DELETE FROM group_member WHERE grp = ?1",
+    [S_GROUP_IDS_OF_PN] = ("SELECT DISTINCT grp FROM group_member WHERE pn = ?1 AND state = 1"
+                           " ORDER BY grp"),
+    [S_GROUP_MEMBER_PNS] = ("SELECT DISTINCT pn FROM group_member WHERE grp = ?1 AND state = 1"
+                            " AND pn <> '' ORDER BY pn"),
 };
 
 struct sqlite_store {
@@ -1267,6 +1283,8 @@ static int group_from_row(struct sqlite_store *s, sqlite3_stmt *st, struct cpns_
   if (!rc) rc = col_int(st, 3, 0, 1, &is_open);
   if (!rc) rc = col_int(st, 4, 0, UINT32_MAX, &epoch);
   if (!rc) rc = col_secret(s, st, 5, g->key);
+  int64_t replica = 0;
+  if (!rc) rc = col_int(st, 8, 0, 1, &replica);
   if (rc) {
     OPENSSL_cleanse(g, sizeof *g);
     return rc;
@@ -1275,6 +1293,7 @@ static int group_from_row(struct sqlite_store *s, sqlite3_stmt *st, struct cpns_
   g->epoch = (uint32_t)epoch;
   g->key_expires = sqlite3_column_int64(st, 6);
   g->created_at = sqlite3_column_int64(st, 7);
+  g->replica = replica != 0;
   return 0;
 }
 
@@ -1290,7 +1309,7 @@ static int group_put(struct cpns_store *st, const struct cpns_group_rec *g) {
   int rc = bind_str(q, 1, g->id) | bind_str(q, 2, g->owner) | bind_str(q, 3, g->pn) |
            sqlite3_bind_int(q, 4, g->open ? 1 : 0) | sqlite3_bind_int64(q, 5, g->epoch) |
            bind_secret(q, 6, g->key) | sqlite3_bind_int64(q, 7, g->key_expires) |
-           sqlite3_bind_int64(q, 8, g->created_at);
+           sqlite3_bind_int64(q, 8, g->created_at) | sqlite3_bind_int(q, 9, g->replica ? 1 : 0);
   if (rc != SQLITE_OK) return bind_secret_fail(s, q, "group_put: bind");
   return run_secret(s, S_GROUP_PUT, "group_put");
 }
@@ -1312,18 +1331,20 @@ static int bind_member(struct sqlite_store *s, enum stmt_id id, const char *grou
   return 0;
 }
 
-static int member_check(const char *group, const char *member) {
+static int member_check(const char *group, const char *member, const char *pn) {
   int rc = check_str(group, CPNS_ID_MAX, false);
-  return rc ? rc : check_str(member, CPNS_ID_MAX, false);
+  if (!rc) rc = check_str(member, CPNS_ID_MAX, false);
+  return rc ? rc : check_str(pn ? pn : "", CPNS_ID_MAX, true);
 }
 
 /* The group must exist: a foreign key failure becomes CPNS_ERR_NOTFOUND. */
 static int member_put_locked(struct sqlite_store *s, const char *group, const char *member,
-                             enum cpns_member_state state) {
+                             const char *pn, enum cpns_member_state state) {
   int rc = bind_member(s, S_MEMBER_PUT, group, member, "member_put: bind");
   if (rc) return rc;
   sqlite3_stmt *q = s->stmt[S_MEMBER_PUT];
-  if (sqlite3_bind_int(q, 3, (int)state) != SQLITE_OK) return stmt_fail(s, q, "member_put: bind");
+  if ((sqlite3_bind_int(q, 3, (int)state) | bind_str(q, 4, pn ? pn : "")) != SQLITE_OK)
+    return stmt_fail(s, q, "member_put: bind");
   int sr = sqlite3_step(q);
   if (sr == SQLITE_DONE) {
     sqlite3_reset(q);
@@ -1337,15 +1358,15 @@ static int member_put_locked(struct sqlite_store *s, const char *group, const ch
 }
 
 static int member_put(struct cpns_store *st, const char *group, const char *member,
-                      enum cpns_member_state state) {
-  int rc = member_check(group, member);
+                      const char *pn, enum cpns_member_state state) {
+  int rc = member_check(group, member, pn);
   if (rc) return rc;
   if (!member_state_valid(state)) return CPNS_ERR_INVAL;
-  return member_put_locked(impl(st), group, member, state);
+  return member_put_locked(impl(st), group, member, pn, state);
 }
 
 static int member_get(struct cpns_store *st, const char *group, const char *member,
-                      enum cpns_member_state *out) {
+                      enum cpns_member_state *out, char *pn_out) {
   struct sqlite_store *s = impl(st);
   if (!group || !member || !out) return CPNS_ERR_INVAL;
   if (key_too_long(group, CPNS_ID_MAX) || key_too_long(member, CPNS_ID_MAX))
@@ -1358,6 +1379,7 @@ static int member_get(struct cpns_store *st, const char *group, const char *memb
     int64_t v;
     rc = col_int(q, 0, CPNS_MEMBER_INVITED, CPNS_MEMBER_JOINED, &v);
     if (!rc) *out = (enum cpns_member_state)v;
+    if (!rc && pn_out) rc = col_str(s, q, 1, pn_out, CPNS_ID_MAX + 1);
   } else if (sr == SQLITE_DONE) {
     rc = CPNS_ERR_NOTFOUND;
   } else {
@@ -1388,6 +1410,7 @@ static int member_list(struct cpns_store *st, const char *group, cpns_member_cb 
   if (key_too_long(group, CPNS_ID_MAX)) return 0;
   struct row {
     char member[CPNS_ID_MAX + 1];
+    char pn[CPNS_ID_MAX + 1];
     enum cpns_member_state state;
   } *rows = malloc(LIST_CHUNK * sizeof *rows);
   if (!rows) return CPNS_ERR_NOMEM;
@@ -1405,7 +1428,8 @@ static int member_list(struct cpns_store *st, const char *group, cpns_member_cb 
     while (n < LIST_CHUNK && (sr = sqlite3_step(q)) == SQLITE_ROW) {
       int64_t v;
       if ((rc = col_str(s, q, 0, rows[n].member, sizeof rows[n].member)) ||
-          (rc = col_int(q, 1, CPNS_MEMBER_INVITED, CPNS_MEMBER_JOINED, &v)))
+          (rc = col_int(q, 1, CPNS_MEMBER_INVITED, CPNS_MEMBER_JOINED, &v)) ||
+          (rc = col_str(s, q, 2, rows[n].pn, sizeof rows[n].pn)))
         break;
       rows[n].state = (enum cpns_member_state)v;
       n++;
@@ -1414,7 +1438,7 @@ static int member_list(struct cpns_store *st, const char *group, cpns_member_cb 
     sqlite3_reset(q);
     if (rc) break;
     for (unsigned i = 0; i < n; i++)
-      if (cb(arg, rows[i].member, rows[i].state)) goto out;
+      if (cb(arg, rows[i].member, rows[i].pn, rows[i].state)) goto out;
     if (n < LIST_CHUNK) break;
     memcpy(last, rows[n - 1].member, sizeof last);
   }
@@ -1426,14 +1450,15 @@ out:
 /* One transaction: a member is never in the group under the old key, nor out
  * of it with the old key still current. */
 static int group_member_change(struct cpns_store *st, const char *group, const char *member,
-                               const enum cpns_member_state *state, const uint8_t *key,
-                               uint32_t epoch, int64_t key_expires) {
+                               const char *pn, const enum cpns_member_state *state,
+                               const uint8_t *key, uint32_t epoch, int64_t key_expires) {
   struct sqlite_store *s = impl(st);
-  int rc = member_check(group, member);
+  int rc = member_check(group, member, pn);
   if (rc) return rc;
   if (!key || (state && !member_state_valid(*state))) return CPNS_ERR_INVAL;
   if ((rc = tx_begin(s))) return rc;
-  rc = state ? member_put_locked(s, group, member, *state) : member_delete_locked(s, group, member);
+  rc = state ? member_put_locked(s, group, member, pn, *state)
+             : member_delete_locked(s, group, member);
   if (!rc) {
     sqlite3_stmt *q = s->stmt[S_GROUP_REKEY];
     if ((bind_str(q, 1, group) | bind_secret(q, 2, key) | sqlite3_bind_int64(q, 3, epoch) |
@@ -1462,6 +1487,56 @@ static int group_list_ids(struct cpns_store *st, int (*cb)(void *arg, const char
   if (!rc && sr != SQLITE_ROW && sr != SQLITE_DONE) return stmt_fail(s, q, "group_list_ids");
   sqlite3_reset(q);
   return rc;
+}
+
+static int group_sync(struct cpns_store *st, const struct cpns_group_rec *g, const char *pn,
+                      const char *const *members, size_t n) {
+  struct sqlite_store *s = impl(st);
+  if (!g || (n && !members)) return CPNS_ERR_INVAL;
+  int rc = check_str(pn ? pn : "", CPNS_ID_MAX, true);
+  for (size_t i = 0; !rc && i < n; i++) rc = member_check(g->id, members[i], pn);
+  if (rc || (rc = tx_begin(s))) return rc;
+  rc = group_put(st, g);
+  if (!rc) {
+    sqlite3_stmt *q = s->stmt[S_MEMBER_CLEAR];
+    rc = bind_str(q, 1, g->id) != SQLITE_OK ? stmt_fail(s, q, "group_sync: bind")
+                                            : run(s, S_MEMBER_CLEAR, "group_sync");
+  }
+  for (size_t i = 0; !rc && i < n; i++)
+    rc = member_put_locked(s, g->id, members[i], pn, CPNS_MEMBER_JOINED);
+  if (rc) {
+    tx_rollback(s);
+    return rc;
+  }
+  return tx_commit(s);
+}
+
+/* Steps statement id (its ?1 bound to key) and hands column 0 of each row to
+ * cb. */
+static int visit_ids(struct sqlite_store *s, enum stmt_id id, const char *key,
+                     int (*cb)(void *arg, const char *id), void *arg, const char *what) {
+  if (!key || !cb) return CPNS_ERR_INVAL;
+  if (key_too_long(key, CPNS_ID_MAX)) return 0;
+  sqlite3_stmt *q = s->stmt[id];
+  if (bind_str(q, 1, key) != SQLITE_OK) return stmt_fail(s, q, what);
+  int rc = 0, sr;
+  while ((sr = sqlite3_step(q)) == SQLITE_ROW) {
+    char v[CPNS_ID_MAX + 1];
+    if ((rc = col_str(s, q, 0, v, sizeof v)) || cb(arg, v)) break;
+  }
+  if (!rc && sr != SQLITE_ROW && sr != SQLITE_DONE) return stmt_fail(s, q, what);
+  sqlite3_reset(q);
+  return rc;
+}
+
+static int group_ids_of_pn(struct cpns_store *st, const char *pn,
+                           int (*cb)(void *arg, const char *id), void *arg) {
+  return visit_ids(impl(st), S_GROUP_IDS_OF_PN, pn, cb, arg, "group_ids_of_pn");
+}
+
+static int group_member_pns(struct cpns_store *st, const char *group,
+                            int (*cb)(void *arg, const char *pn), void *arg) {
+  return visit_ids(impl(st), S_GROUP_MEMBER_PNS, group, cb, arg, "group_member_pns");
 }
 
 /* ---- open and close ------------------------------------------------------ */
@@ -1521,6 +1596,9 @@ static const struct cpns_store_ops sqlite_ops = {
     .member_list = member_list,
     .group_member_change = group_member_change,
     .group_list_ids = group_list_ids,
+    .group_sync = group_sync,
+    .group_ids_of_pn = group_ids_of_pn,
+    .group_member_pns = group_member_pns,
 };
 
 /* Writes the reason for a failed open into err, or logs it when the caller
@@ -1578,6 +1656,8 @@ static int read_user_version(sqlite3 *db, int *out) {
   sqlite3_finalize(q);
   return rc;
 }
+
+int cpns_store_sqlite_schema_version(void) { return SCHEMA_VERSION; }
 
 /* Brings the schema to SCHEMA_VERSION one migration per transaction, reading
  * the version inside each transaction so that two processes opening a new

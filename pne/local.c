@@ -116,6 +116,14 @@ int local__init(struct pne *p) {
       {COAP_REQUEST_CODE_POST, "pns/*/entities"},
       {COAP_REQUEST_CODE_GET, "pns/*/entities/*"},
       {COAP_REQUEST_CODE_DELETE, "pns/*/entities/*"},
+      /* Service Groups: the PNE is the member; its applications act for it. */
+      {COAP_REQUEST_CODE_POST, "groups"},
+      {COAP_REQUEST_CODE_GET, "groups/*"},
+      {COAP_REQUEST_CODE_DELETE, "groups/*"},
+      {COAP_REQUEST_CODE_POST, "groups/*/invitations"},
+      {COAP_REQUEST_CODE_PUT, "groups/*/members/*"},
+      {COAP_REQUEST_CODE_DELETE, "groups/*/members/*"},
+      {COAP_REQUEST_CODE_GET, "groups/*/key"},
   };
   for (size_t i = 0; i < sizeof relayed / sizeof relayed[0]; i++)
     rc |= cpns_node_route_as(n, relayed[i].m, relayed[i].path, local, "act for this PNE", relay, p);

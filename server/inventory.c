@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "log.h"
 #include "msg.h"
 #include "pnops.h"
@@ -276,8 +278,8 @@ static void cpns7_done(void *arg, int code, const json_t *body, const char *diag
 /* Tells the PN's gateway, over the session it opened (CPNS-7), about a
  * change the operator made. The server's copy is already committed; a
  * gateway that is offline learns it at its next resynchronization. */
-static void tell_gateway(struct server *srv, const char *pn, coap_pdu_code_t method,
-                         const char *path, const json_t *body) {
+void inventory__tell_gateway(struct server *srv, const char *pn, coap_pdu_code_t method,
+                             const char *path, const json_t *body) {
   coap_session_t *s = gwlinks__get(srv->links, pn);
   if (!s) {
     log_info("cpns7", "gateway of %s not connected; it will resynchronize", pn);
@@ -285,7 +287,10 @@ static void tell_gateway(struct server *srv, const char *pn, coap_pdu_code_t met
   }
   char *what = malloc(strlen(path) + 16);
   if (!what) return;
-  sprintf(what, "%s %s", method == COAP_REQUEST_CODE_DELETE ? "DELETE" : "POST", path);
+  sprintf(what, "%s %s", method == COAP_REQUEST_CODE_DELETE ? "DELETE"
+                         : method == COAP_REQUEST_CODE_PUT  ? "PUT"
+                                                             : "POST",
+          path);
   if (cpns_node_request(srv->node, s, method, path, NULL, body, cpns7_done, what)) free(what);
 }
 
@@ -315,7 +320,7 @@ static void delete_entity(struct cpns_req *req, void *arg) {
   if (op) {
     char path[2 * CPNS_ID_MAX + 32];
     snprintf(path, sizeof path, "pns/%s/entities/%s", pn, id);
-    tell_gateway(srv, pn, COAP_REQUEST_CODE_DELETE, path, NULL);
+    inventory__tell_gateway(srv, pn, COAP_REQUEST_CODE_DELETE, path, NULL);
   }
   cpns_reply(req, 202, NULL);
 }
@@ -345,7 +350,7 @@ static void add_entity_req(struct cpns_req *req, void *arg) {
   if (op) {
     char path[CPNS_ID_MAX + 32];
     snprintf(path, sizeof path, "pns/%s/entities", pn);
-    tell_gateway(srv, pn, COAP_REQUEST_CODE_POST, path, req->body);
+    inventory__tell_gateway(srv, pn, COAP_REQUEST_CODE_POST, path, req->body);
   }
   cpns_reply(req, 201, NULL);
 }
@@ -365,7 +370,7 @@ static void delete_pn(struct cpns_req *req, void *arg) {
   if (op) {
     char path[CPNS_ID_MAX + 8];
     snprintf(path, sizeof path, "pns/%s", pn);
-    tell_gateway(srv, pn, COAP_REQUEST_CODE_DELETE, path, NULL);
+    inventory__tell_gateway(srv, pn, COAP_REQUEST_CODE_DELETE, path, NULL);
   }
   gwlinks__drop_pn(srv->links, pn);
   cpns_reply(req, 202, NULL);
@@ -487,8 +492,35 @@ void inventory__expire(void *arg) {
   srv->store->ops->expire(srv->store, now_s(), pn_expired, NULL, srv);
 }
 
+/* A PN GW terminates its PNEs' DTLS sessions, so only it can speak for
+ * them at the server: for a PNE registered in its PN (not merely "added"),
+ * and never for an identity the server knows with another role or PN. */
+bool inventory__delegate(void *arg, const struct cpns_key_entry *caller, const char *identity,
+                         struct cpns_key_entry *out) {
+  struct server *srv = arg;
+  if (caller->role != CPNS_PEER_GW || !caller->pn[0] || strcmp(caller->identity, identity) == 0)
+    return false;
+  struct cpns_entity_rec e;
+  if (srv->store->ops->entity_get(srv->store, caller->pn, identity, &e) ||
+      e.state == CPNS_STATE_ADDED)
+    return false;
+  const struct cpns_key_entry *k =
+      cpns_keyring_find(srv->keyring, identity, strnlen(identity, CPNS_ID_MAX + 1));
+  if (k && (k->role != CPNS_PEER_PNE || strcmp(k->pn, caller->pn) != 0)) return false;
+  struct cpns_credential c;
+  int rc = srv->store->ops->cred_get(srv->store, identity, &c);
+  bool other = rc == 0 && (strcmp(c.role, "pne") != 0 || strcmp(c.pn, caller->pn) != 0);
+  OPENSSL_cleanse(&c, sizeof c);
+  if (other || (rc && rc != CPNS_ERR_NOTFOUND)) return false;
+  snprintf(out->identity, sizeof out->identity, "%s", identity);
+  snprintf(out->pn, sizeof out->pn, "%s", caller->pn);
+  out->role = CPNS_PEER_PNE;
+  return true;
+}
+
 int inventory__init(struct server *srv) {
   struct cpns_node *n = srv->node;
+  cpns_node_set_delegation(n, inventory__delegate, srv);
   int rc = 0;
   enum {
     OP = CPNS_REL_OPERATOR,

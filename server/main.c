@@ -29,6 +29,8 @@ static const struct cpns_option server_options[] = {
     CPNS_OPT_S("server", "pid_file", S, pid_file, "", "Write the process id here when set."),
     CPNS_OPT_I("limits", "max_pns", S, max_pns, "1000000", 1, 100000000, false,
                "Most PNs the inventory holds."),
+    CPNS_OPT_I("limits", "max_group_members", S, max_group_members, "4096", 1, 4096, false,
+               "Most members and invitations of one Service Group."),
     CPNS_OPT_I("limits", "max_entities_per_pn", S, max_entities_per_pn, "256", 1, 65536, false,
                "Most entities one PN may have."),
     CPNS_OPT_I("limits", "list_page_max", S, list_page_max, "100", 1, 1000, false,
@@ -124,6 +126,7 @@ int main(int argc, char **argv) {
 out:
   gwlinks__free(srv.links);
   cpns_node_free(srv.node);
+  groups__free(&srv);
   keys__free(&srv);
   cpns_store_close(srv.store);
   cpns_keyring_free(srv.keyring);

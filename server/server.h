@@ -22,6 +22,7 @@ struct server_conf {
   long keyring_max;
   long max_pns;
   long max_entities_per_pn;
+  long max_group_members;
   long list_page_max;
   struct cpns_node_limits limits;
   int log_level;
@@ -30,6 +31,7 @@ struct server_conf {
 
 struct gwlinks;
 struct cpns_keycache;
+struct cpns_groups;
 
 struct server {
   struct server_conf conf;
@@ -40,10 +42,19 @@ struct server {
   struct cpns_trustlink *trusted; /* peers of [server] trusted_listen, or NULL */
   struct gwlinks *links;
   struct cpns_keycache *creds; /* issued keys and pending enrollments, cached */
+  struct cpns_groups *groups;  /* the Service Groups' authority (lib/groups.h) */
 };
 
 /* inventory.c: PN registration (5.5.6) and PN management (5.5.10). */
 int inventory__init(struct server *srv);
+/* Sends a request to the gateway of pn over the session it opened (CPNS-7),
+ * if it is connected; the answer is only logged. body is borrowed. */
+void inventory__tell_gateway(struct server *srv, const char *pn, coap_pdu_code_t method,
+                             const char *path, const json_t *body);
+/* The delegation rule of On-Behalf-Of: a PN GW speaks for the PNEs
+ * registered in its PN (see node.h). */
+bool inventory__delegate(void *arg, const struct cpns_key_entry *caller, const char *identity,
+                         struct cpns_key_entry *out);
 void inventory__expire(void *arg);
 
 /* keys.c: enrollment codes, key issue, rotation and revocation (5.5.7.2). */
@@ -52,6 +63,7 @@ void keys__free(struct server *srv);
 
 /* groups.c: Service Groups with their Group Keys (5.5.9, 5.5.7.2). */
 int groups__init(struct server *srv);
+void groups__free(struct server *srv);
 /* The caller's relations to the group in a groups/... path: owner, member,
  * itself as the path's member, and whether it may join. */
 unsigned groups__relations(struct server *srv, const struct cpns_req *req, unsigned wanted);

@@ -779,7 +779,7 @@ static void test_schema(void **state) {
   struct fixture *f = *state;
   sqlite3 *db = raw_open(f->path);
   char buf[64];
-  assert_int_equal(raw_int(db, "PRAGMA user_version"), 3);
+  assert_int_equal(raw_int(db, "PRAGMA user_version"), cpns_store_sqlite_schema_version());
   assert_string_equal(raw_text(db, "PRAGMA journal_mode", buf, sizeof buf), "wal");
   /* The expiry indexes exist and the expiry query uses them. */
   assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
@@ -1278,7 +1278,7 @@ static void test_migrate_from_v1(void **state) {
                    0);
   struct cpns_store *st = f->st;
   db = raw_open(f->path);
-  assert_int_equal(raw_int(db, "PRAGMA user_version"), 3);
+  assert_int_equal(raw_int(db, "PRAGMA user_version"), cpns_store_sqlite_schema_version());
   assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN "
                                "('credential', 'enrollment', 'enrollment_expiry')"),
                    3);
@@ -1349,10 +1349,12 @@ struct member_seen {
   char text[512];
 };
 
-static int collect_member(void *arg, const char *member, enum cpns_member_state state) {
+static int collect_member(void *arg, const char *member, const char *pn,
+                          enum cpns_member_state state) {
   struct member_seen *s = arg;
   size_t n = strlen(s->text);
-  snprintf(s->text + n, sizeof s->text - n, "%s=%s ", member, cpns_member_state_name(state));
+  snprintf(s->text + n, sizeof s->text - n, "%s%s%s=%s ", member, pn[0] ? "@" : "", pn,
+           cpns_member_state_name(state));
   return 0;
 }
 
@@ -1368,42 +1370,42 @@ static void test_groups(void **state) {
   assert_int_equal(got.epoch, 1);
   assert_memory_equal(got.key, g.key, sizeof g.key);
   /* Members need their group. */
-  assert_int_equal(st->ops->member_put(st, "nogroup", "x", CPNS_MEMBER_JOINED), CPNS_ERR_NOTFOUND);
-  assert_int_equal(st->ops->member_put(st, "family", "gw-home", CPNS_MEMBER_JOINED), 0);
-  assert_int_equal(st->ops->member_put(st, "family", "gw-office", CPNS_MEMBER_INVITED), 0);
+  assert_int_equal(st->ops->member_put(st, "nogroup", "x", "", CPNS_MEMBER_JOINED), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->member_put(st, "family", "gw-home", "home", CPNS_MEMBER_JOINED), 0);
+  assert_int_equal(st->ops->member_put(st, "family", "gw-office", NULL, CPNS_MEMBER_INVITED), 0);
   enum cpns_member_state ms;
-  assert_int_equal(st->ops->member_get(st, "family", "gw-office", &ms), 0);
+  assert_int_equal(st->ops->member_get(st, "family", "gw-office", &ms, NULL), 0);
   assert_int_equal(ms, CPNS_MEMBER_INVITED);
-  assert_int_equal(st->ops->member_get(st, "family", "nobody", &ms), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->member_get(st, "family", "nobody", &ms, NULL), CPNS_ERR_NOTFOUND);
 
   /* Join: state and key change together. */
   uint8_t k2[CPNS_SECRET_LEN];
   memset(k2, 0x22, sizeof k2);
   enum cpns_member_state joined = CPNS_MEMBER_JOINED;
-  assert_int_equal(st->ops->group_member_change(st, "family", "gw-office", &joined, k2, 2, 0), 0);
-  assert_int_equal(st->ops->member_get(st, "family", "gw-office", &ms), 0);
+  assert_int_equal(st->ops->group_member_change(st, "family", "gw-office", "office", &joined, k2, 2, 0), 0);
+  assert_int_equal(st->ops->member_get(st, "family", "gw-office", &ms, NULL), 0);
   assert_int_equal(ms, CPNS_MEMBER_JOINED);
   assert_int_equal(st->ops->group_get(st, "family", &got), 0);
   assert_int_equal(got.epoch, 2);
   assert_memory_equal(got.key, k2, sizeof k2);
   struct member_seen s = {""};
   assert_int_equal(st->ops->member_list(st, "family", collect_member, &s), 0);
-  assert_string_equal(s.text, "gw-home=member gw-office=member ");
+  assert_string_equal(s.text, "gw-home@home=member gw-office@office=member ");
 
   /* Removing someone absent changes nothing, key included. */
   uint8_t k3[CPNS_SECRET_LEN];
   memset(k3, 0x33, sizeof k3);
-  assert_int_equal(st->ops->group_member_change(st, "family", "nobody", NULL, k3, 3, 0),
+  assert_int_equal(st->ops->group_member_change(st, "family", "nobody", NULL, NULL, k3, 3, 0),
                    CPNS_ERR_NOTFOUND);
   assert_int_equal(st->ops->group_get(st, "family", &got), 0);
   assert_int_equal(got.epoch, 2);
   assert_memory_equal(got.key, k2, sizeof k2);
   /* A change in a missing group is refused whole. */
-  assert_int_equal(st->ops->group_member_change(st, "nogroup", "x", &joined, k3, 3, 0),
+  assert_int_equal(st->ops->group_member_change(st, "nogroup", "x", "", &joined, k3, 3, 0),
                    CPNS_ERR_NOTFOUND);
   /* Expel: removed and rekeyed. */
-  assert_int_equal(st->ops->group_member_change(st, "family", "gw-office", NULL, k3, 3, 77), 0);
-  assert_int_equal(st->ops->member_get(st, "family", "gw-office", &ms), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->group_member_change(st, "family", "gw-office", NULL, NULL, k3, 3, 77), 0);
+  assert_int_equal(st->ops->member_get(st, "family", "gw-office", &ms, NULL), CPNS_ERR_NOTFOUND);
   assert_int_equal(st->ops->group_get(st, "family", &got), 0);
   assert_int_equal(got.epoch, 3);
   assert_int_equal(got.key_expires, 77);
@@ -1411,7 +1413,7 @@ static void test_groups(void **state) {
 
   assert_int_equal(st->ops->member_delete(st, "family", "gw-home"), 0);
   assert_int_equal(st->ops->member_delete(st, "family", "gw-home"), CPNS_ERR_NOTFOUND);
-  assert_int_equal(st->ops->member_put(st, "family", "a", CPNS_MEMBER_JOINED), 0);
+  assert_int_equal(st->ops->member_put(st, "family", "a", "", CPNS_MEMBER_JOINED), 0);
   /* Delete cascades to members. */
   assert_int_equal(st->ops->group_delete(st, "family"), 0);
   assert_int_equal(st->ops->group_delete(st, "family"), CPNS_ERR_NOTFOUND);
@@ -1426,9 +1428,62 @@ static void test_groups(void **state) {
   assert_string_equal(s.text, "");
 }
 
+static int collect_id(void *arg, const char *id) {
+  struct member_seen *s = arg;
+  size_t n = strlen(s->text);
+  snprintf(s->text + n, sizeof s->text - n, "%s ", id);
+  return 0;
+}
+
+/* A gateway's replica: replaced whole; members by PN; PNs of a group. */
+static void test_group_replicas(void **state) {
+  struct fixture *f = *state;
+  struct cpns_store *st = f->st;
+  struct cpns_group_rec g = mkgroup("family", "gw-home", 4, 0x44), got;
+  g.replica = true;
+  const char *two[] = {"phone", "tv"};
+  assert_int_equal(st->ops->group_sync(st, &g, "home", two, 2), 0);
+  assert_int_equal(st->ops->group_get(st, "family", &got), 0);
+  assert_true(got.replica);
+  assert_int_equal(got.epoch, 4);
+  struct member_seen s = {""};
+  assert_int_equal(st->ops->member_list(st, "family", collect_member, &s), 0);
+  assert_string_equal(s.text, "phone@home=member tv@home=member ");
+  const char *one[] = {"tv"};
+  g.epoch = 5;
+  assert_int_equal(st->ops->group_sync(st, &g, "home", one, 1), 0);
+  memset(&s, 0, sizeof s);
+  assert_int_equal(st->ops->member_list(st, "family", collect_member, &s), 0);
+  assert_string_equal(s.text, "tv@home=member ");
+  /* A bad member id refuses the whole sync: nothing changes. */
+  const char *bad[] = {"tv", ""};
+  g.epoch = 6;
+  assert_int_not_equal(st->ops->group_sync(st, &g, "home", bad, 2), 0);
+  assert_int_equal(st->ops->group_get(st, "family", &got), 0);
+  assert_int_equal(got.epoch, 5);
+
+  struct cpns_group_rec h = mkgroup("games", "gw-office", 1, 0x55);
+  assert_int_equal(st->ops->group_put(st, &h), 0);
+  assert_int_equal(st->ops->member_put(st, "games", "tv", "home", CPNS_MEMBER_JOINED), 0);
+  assert_int_equal(st->ops->member_put(st, "games", "pc", "office", CPNS_MEMBER_JOINED), 0);
+  assert_int_equal(st->ops->member_put(st, "games", "x", "", CPNS_MEMBER_JOINED), 0);
+  assert_int_equal(st->ops->member_put(st, "games", "y", "lab", CPNS_MEMBER_INVITED), 0);
+  memset(&s, 0, sizeof s);
+  assert_int_equal(st->ops->group_ids_of_pn(st, "home", collect_id, &s), 0);
+  assert_string_equal(s.text, "family games ");
+  memset(&s, 0, sizeof s);
+  assert_int_equal(st->ops->group_member_pns(st, "games", collect_id, &s), 0);
+  assert_string_equal(s.text, "home office ");
+  char pn[CPNS_ID_MAX + 1];
+  enum cpns_member_state ms;
+  assert_int_equal(st->ops->member_get(st, "games", "pc", &ms, pn), 0);
+  assert_string_equal(pn, "office");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_state_names),
+      cmocka_unit_test_setup_teardown(test_group_replicas, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pn_put_get_replace, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pn_list_paging, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pn_list_many, setup, teardown),
