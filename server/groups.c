@@ -52,18 +52,39 @@ static void tell_pn(struct sync_ctx *c, const char *pn) {
                           path, view);
 }
 
-/* Every PN that had or has members gets its new view (or a DELETE). */
+/* True when pn's gateway is connected, so that it can be told now; one that
+ * is not asks for all its views when it registers again. */
+static bool linked(struct server *srv, const char *pn) {
+  return pn && gwlinks__get(srv->links, pn) != NULL;
+}
+
+static bool any_linked(struct server *srv, const json_t *pns) {
+  size_t i;
+  json_t *v;
+  json_array_foreach(pns, i, v) if (linked(srv, json_string_value(v))) return true;
+  return false;
+}
+
+/* Every connected PN that had or has members gets its new view (or a
+ * DELETE). The views are built only when some such PN is connected. */
 static void changed(void *arg, const char *group, const json_t *before, bool deleted) {
-  struct sync_ctx c = {arg, group, deleted ? NULL : cpns_groups_views(((struct server *)arg)->groups, group)};
+  struct server *srv = arg;
+  json_t *after = deleted ? json_array() : cpns_groups_member_pns(srv->groups, group);
+  if (!after || (!any_linked(srv, before) && !any_linked(srv, after))) {
+    json_decref(after);
+    return;
+  }
+  struct sync_ctx c = {srv, group, deleted ? NULL : cpns_groups_views(srv->groups, group)};
   size_t i;
   json_t *v;
   json_array_foreach(before, i, v) {
     const char *pn = json_string_value(v);
-    if (pn && !(c.views && json_object_get(c.views, pn))) tell_pn(&c, pn);
+    if (linked(srv, pn) && !(c.views && json_object_get(c.views, pn))) tell_pn(&c, pn);
   }
   const char *pn;
-  json_object_foreach(c.views, pn, v) tell_pn(&c, pn);
+  json_object_foreach(c.views, pn, v) if (linked(srv, pn)) tell_pn(&c, pn);
   cpns_groups_view_free(c.views);
+  json_decref(after);
 }
 
 unsigned groups__relations(struct server *srv, const struct cpns_req *req, unsigned wanted) {
