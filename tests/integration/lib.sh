@@ -17,6 +17,68 @@ FAILED=0
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 declare -a CLEANUPS=()
 
+# Secrets of the run, checked against every log when the test ends. The keys
+# in key files and keyrings are found by themselves; a test records every
+# other secret it sees (enrollment codes, issued or group keys) with
+#   secret VALUE [KIND]     e.g. secret "$code" "enrollment code"
+#   secrets_in FILE [KIND]  every 64-hex-digit key in FILE (a saved answer),
+#                           and every JSON "key" value (group keys: base64url)
+SECRETS=$T/.secrets
+secret() {
+  [ -n "${1:-}" ] || return 0
+  printf '%s\t%s\n' "${2:-secret}" "$1" >> "$SECRETS"
+}
+secrets_in() {
+  local k
+  for k in $( { grep -Eoi '[0-9a-f]{64}' "$1"; grep -Eo '"key": ?"[^"]+"' "$1" | sed -E 's/.*"([^"]+)"$/\1/'; } \
+              2>/dev/null | sort -u); do
+    secret "$k" "${2:-key in $(basename "$1")}"
+  done
+}
+
+# Fails when any log under $T holds a secret of the run: the keys of every
+# key file (*.key) and keyring (*.keys, one per line, 64 hex digits) under
+# $T, and what the test recorded with `secret`. Hex matches in any case.
+# Reports the log and the kind of secret, never the secret itself.
+no_secret_in_logs() {
+  local pat=$T/.patterns f kind log found=0
+  rm -rf "$pat"; mkdir -p "$pat"
+  while IFS= read -r f; do
+    case $f in *.key) kind="key file $(basename "$f")";; *) kind="keyring $(basename "$f")";; esac
+    grep -Eoi '(^|[^0-9a-f])[0-9a-f]{64}([^0-9a-f]|$)' "$f" 2>/dev/null | grep -Eoi '[0-9a-f]{64}' \
+      > "$pat/$kind" || rm -f "$pat/$kind"
+  done < <(find "$T" -type f \( -name '*.key' -o -name '*.keys' \) 2>/dev/null)
+  if [ -f "$SECRETS" ]; then
+    while IFS=$'\t' read -r kind f; do
+      # Too short to be a secret of ours; as a pattern it would match anything.
+      [ ${#f} -ge 16 ] && printf '%s\n' "$f" >> "$pat/recorded ${kind//\//_}"
+    done < "$SECRETS"
+  fi
+  cat "$pat"/* > "$T/.all-secrets" 2>/dev/null || true
+  while IFS= read -r log; do
+    for f in "$pat"/*; do
+      [ -s "$f" ] || continue
+      if grep -Fqi -f "$f" "$log"; then
+        echo "FAIL: ${log#"$T"/} holds a secret: $(basename "$f")"
+        found=1
+      fi
+    done
+  done < <(find "$T" -type f -name '*.log' 2>/dev/null)
+  rm -rf "$pat"
+  return "$found"
+}
+# Prints stdin, withholding every line that holds a secret of the run.
+redact() {
+  local line
+  while IFS= read -r line; do
+    if [ -s "$T/.all-secrets" ] && printf '%s\n' "$line" | grep -Fqi -f "$T/.all-secrets"; then
+      echo "[a line holding a secret, withheld]"
+    else
+      printf '%s\n' "$line"
+    fi
+  done
+}
+
 cleanup() {
   local rc=$?
   for c in "${CLEANUPS[@]}"; do eval "$c" >/dev/null 2>&1 || true; done
@@ -29,8 +91,9 @@ cleanup() {
     done
     rc=1
   fi
+  no_secret_in_logs || rc=1
   if [ "$rc" -ne 0 ] && [ -d "$T/net" ]; then
-    for f in "$T"/net/*.log; do echo "--- $f"; tail -15 "$f"; done
+    for f in "$T"/net/*.log; do echo "--- $f"; tail -15 "$f" | redact; done
   fi
   rm -rf "$T"
   exit "$rc"
