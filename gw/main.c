@@ -2,10 +2,12 @@
 /* cpns-gw: the PN Gateway. Start-up, options, reload and shutdown; PN
  * registration and management are in pn.c, the server link in upstream.c,
  * entity discovery in libcpns (neighbors.c). */
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "enroll_client.h"
 #include "gw.h"
 #include "log.h"
 #include "msg.h"
@@ -63,6 +65,36 @@ static void get_neighbors(struct cpns_req *req, void *arg) {
   cpns_reply(req, 205, cpns_neighbors_json(g_neighbors));
 }
 
+/* `cpns-gw -c FILE --enroll CODE`: this gateway's first key, issued by the
+ * server for an enrollment of role gw (`cpnsctl enroll ID PN gw`), redeemed
+ * directly at [server] uri as "enroll.<[gw] id>" and written to [server]
+ * key_file, which must not exist yet. No listener, database or keyring is
+ * opened: this runs before them, and exits. */
+static int enroll_self(const struct gw_conf *conf, const char *arg) {
+  char code[CPNS_ENROLL_CODE_LEN + 1];
+  if (cpns_enroll_code_parse(arg, code)) {
+    log_err("enroll", "an enrollment code is %d characters of a-z and 2-7", CPNS_ENROLL_CODE_LEN);
+    return CPNS_EXIT_USAGE;
+  }
+  if (strncmp(conf->server_uri, "coaps://", 8) != 0) {
+    OPENSSL_cleanse(code, sizeof code);
+    log_err("enroll", "[server] uri must be coaps:// to enroll");
+    return CPNS_EXIT_CONFIG;
+  }
+  /* The server knows the code-derived PSK at once: a second attempt is
+   * only for a lost datagram. */
+  struct cpns_enroll_client ec = {.uri = conf->server_uri,
+                                  .id = conf->id,
+                                  .key_file = conf->key_file,
+                                  .peer_name = "server",
+                                  .expect_pn = conf->pn,
+                                  .attempts = 2,
+                                  .timeout_ms = 4000};
+  int rc = cpns_enroll_redeem(&ec, code);
+  OPENSSL_cleanse(code, sizeof code);
+  return cpns_enroll_exit_status(rc);
+}
+
 static void on_hup(void *arg) {
   struct gw *gw = arg;
   cpns_daemon_reload(&gw->daemon);
@@ -82,6 +114,7 @@ int main(int argc, char **argv) {
       .conf = &gw.conf,
       .log_level = &gw.conf.log_level,
       .log_target = gw.conf.log_target,
+      .accepts_enroll = true,
   };
   cpns_node_limits_default(&gw.conf.limits);
   int ex = cpns_daemon_init(&gw.daemon, argc, argv);
@@ -100,6 +133,7 @@ int main(int argc, char **argv) {
     log_err("gw", "gw.id and gw.pn must be ids ([A-Za-z0-9._-], 1..64)");
     return CPNS_EXIT_CONFIG;
   }
+  if (gw.daemon.enroll_code) return enroll_self(&gw.conf, gw.daemon.enroll_code);
   if (cpns_daemon_check_link("server.uri", gw.conf.server_uri, "server", gw.conf.trusted_link,
                              gw.conf.plain) ||
       cpns_daemon_trusted_peers_load("gw", gw.conf.trusted_listen, gw.conf.trusted_peers,

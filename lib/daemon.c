@@ -30,12 +30,17 @@ static void usage(const struct cpns_daemon *d, FILE *out) {
           "  -V, --version       print the version\n\n"
           "Options (config file sections):\n",
           d->prog, d->summary,
-          d->accepts_enroll ? "      --enroll CODE   obtain this device's key with a one-time enrollment code,\n"
-                              "                      write it to the key file, and exit\n"
+          d->accepts_enroll ? "      --enroll CODE   obtain this entity's key with a one-time enrollment code\n"
+                              "                      (- reads it from standard input), write it to the key\n"
+                              "                      file, which must not exist yet, and exit\n"
                             : "");
   cpns_config_write_help(out, d->options, d->noptions);
   fprintf(out, "\nSignals: SIGTERM/SIGINT stop cleanly, SIGHUP reloads [log] and keys.\n"
                "Exit codes: 0 clean stop, 64 usage, 69 unavailable, 70 internal, 78 config.\n");
+  if (d->accepts_enroll)
+    fprintf(out, "With --enroll: 0 enrolled, 64 not a code, 69 no session (unreachable, or a wrong\n"
+                 "code), 73 the key file exists or cannot be written, 77 the code was refused\n"
+                 "(used, expired, not for this id), 78 config.\n");
 }
 
 static void apply_logging(struct cpns_daemon *d) {
@@ -81,7 +86,7 @@ int cpns_daemon_init(struct cpns_daemon *d, int argc, char **argv) {
     case 'A': d->print_authz = true; break;
     case 'E':
       if (!d->accepts_enroll) {
-        fprintf(stderr, "%s: --enroll is for cpns-pne\n", d->prog);
+        fprintf(stderr, "%s: --enroll is for cpns-pne and cpns-gw\n", d->prog);
         return CPNS_EXIT_USAGE;
       }
       d->enroll_code = optarg;
@@ -104,6 +109,8 @@ int cpns_daemon_init(struct cpns_daemon *d, int argc, char **argv) {
       return CPNS_EXIT_CONFIG;
     }
   if (verbose && d->log_level) *d->log_level = CPNS_LOG_DEBUG;
+  /* --enroll is a command, not a daemon: its result goes to the terminal. */
+  if (d->enroll_code) d->foreground = true;
   apply_logging(d);
   return -1;
 }

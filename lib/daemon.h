@@ -19,7 +19,7 @@ struct cpns_daemon {
   char conf_path[4096];
   bool foreground;
   bool print_authz;        /* --authz-table: print the rules and exit */
-  bool accepts_enroll;     /* set by cpns-pne: --enroll CODE is one of its actions */
+  bool accepts_enroll;     /* cpns-pne, cpns-gw: --enroll CODE is one of their actions */
   const char *enroll_code; /* --enroll CODE */
   int *log_level;          /* the conf field holding [log] level */
   const char *log_target;  /* the conf field holding [log] target: stderr|syslog */
@@ -132,6 +132,8 @@ uint16_t cpns_daemon_port_of(const char *hostport, uint16_t dflt);
 #define CPNS_EXIT_CONFIG 78
 #define CPNS_EXIT_SOFTWARE 70
 #define CPNS_EXIT_UNAVAILABLE 69
+#define CPNS_EXIT_CANTCREAT 73 /* --enroll: the key file exists or cannot be written */
+#define CPNS_EXIT_NOPERM 77    /* --enroll: the code was refused */
 
 /* Unless -f was given, detaches from the terminal (after the sockets are
  * bound, so that start-up errors still reach the caller) and writes pid_file

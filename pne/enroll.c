@@ -1,24 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Enrollment of a new PNE (spec 5.5.7.2): `cpns-pne -c FILE --enroll CODE`.
- * The device derives a PSK from its one-time code, opens a DTLS session to
- * its gateway as "enroll.<id>" (the gateway obtains the same PSK from the
- * server, so the first handshake may fail while it does: we retry), asks
- * for its key, and writes it to its key file, readable by its user alone.
+ * The PNE finds its gateway (configured or discovered) and redeems its
+ * one-time code there as "enroll.<id>" (lib/enroll_client.c, shared with
+ * `cpns-gw --enroll`). The gateway obtains the code-derived PSK from the
+ * server, so the first handshake fails while it does: several attempts.
  * The code is never logged nor written anywhere. */
 #include <cpns/client.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "discovery.h"
-#include "enroll.h"
+#include "enroll_client.h"
 #include "log.h"
-#include "msg.h"
 #include "pne.h"
 
 #define MOD "enroll"
@@ -67,75 +63,25 @@ static int find_gateway(struct pne *p, char *uri, size_t urilen) {
   return c.found ? 0 : CPNS_ERR_NOTFOUND;
 }
 
-/* Writes the key file atomically, mode 0600. */
-static int write_key(const char *path, const char *hex) {
-  char tmp[4200];
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return CPNS_ERR_IO;
-  size_t len = strlen(hex);
-  bool ok = write(fd, hex, len) == (ssize_t)len && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
-  ok = close(fd) == 0 && ok;
-  if (!ok || rename(tmp, path) != 0) {
-    unlink(tmp);
-    return CPNS_ERR_IO;
-  }
-  return 0;
-}
-
-int enroll__run(struct pne *p, const char *code) {
-  char identity[CPNS_ID_MAX + 1], uri[256];
-  uint8_t psk[CPNS_PSK_LEN];
-  if (cpns_enroll_identity(p->conf.id, identity) || cpns_enroll_psk(code, identity, psk)) {
-    log_err(MOD, "pne.id is too long to enroll");
-    return CPNS_EXIT_CONFIG;
+int enroll__run(struct pne *p, const char *arg) {
+  char code[CPNS_ENROLL_CODE_LEN + 1], uri[256];
+  if (cpns_enroll_code_parse(arg, code)) {
+    log_err(MOD, "an enrollment code is %d characters of a-z and 2-7", CPNS_ENROLL_CODE_LEN);
+    return CPNS_EXIT_USAGE;
   }
   if (find_gateway(p, uri, sizeof uri)) {
     log_err(MOD, "no gateway: set [pne] gateway, or [discovery] unicast/multicast");
-    OPENSSL_cleanse(psk, sizeof psk);
+    OPENSSL_cleanse(code, sizeof code);
     return CPNS_EXIT_UNAVAILABLE;
   }
-  int ex = CPNS_EXIT_UNAVAILABLE;
-  for (int attempt = 1; attempt <= ENROLL_ATTEMPTS; attempt++) {
-    cpns_client_config_t cfg = CPNS_CLIENT_CONFIG_INIT;
-    cfg.uri = uri;
-    cfg.identity = identity;
-    cfg.key = psk;
-    cfg.timeout_ms = 4000;
-    cpns_client_t *c;
-    if (cpns_client_new(&cfg, &c)) break;
-    char *answer = NULL;
-    int rc = cpns_client_request(c, "POST", "enroll", NULL, NULL, &answer);
-    int status = cpns_client_status(c);
-    if (rc && status) log_err(MOD, "the gateway refused: %s", cpns_client_error(c));
-    cpns_client_free(c);
-    if (rc && status) {
-      ex = CPNS_EXIT_CONFIG; /* a wrong, used or expired code: retrying will not help */
-      break;
-    }
-    if (rc) {
-      log_info(MOD, "attempt %d: no answer yet from %s", attempt, uri);
-      sleep(1);
-      continue;
-    }
-    json_t *doc = answer ? json_loads(answer, 0, NULL) : NULL;
-    if (answer) OPENSSL_cleanse(answer, strlen(answer));
-    free(answer);
-    const char *hex = json_string_value(json_object_get(doc, "key"));
-    uint8_t check[CPNS_PSK_LEN];
-    if (!hex || cpns_key_from_hex(hex, check) || write_key(p->conf.key_file, hex)) {
-      log_err(MOD, "cannot store the key in %s", p->conf.key_file);
-      ex = CPNS_EXIT_SOFTWARE;
-    } else {
-      log_notice(MOD, "%s enrolled through %s; key written to %s", p->conf.id, uri, p->conf.key_file);
-      ex = 0;
-    }
-    OPENSSL_cleanse(check, sizeof check);
-    json_decref(doc);
-    break;
-  }
-  OPENSSL_cleanse(psk, sizeof psk);
-  if (ex == CPNS_EXIT_UNAVAILABLE)
-    log_err(MOD, "no session with %s: a wrong, used or expired code, or no gateway there", uri);
-  return ex;
+  struct cpns_enroll_client ec = {.uri = uri,
+                                  .id = p->conf.id,
+                                  .key_file = p->conf.key_file,
+                                  .peer_name = "gateway",
+                                  .expect_pn = p->conf.pn,
+                                  .attempts = ENROLL_ATTEMPTS,
+                                  .timeout_ms = 4000};
+  int rc = cpns_enroll_redeem(&ec, code);
+  OPENSSL_cleanse(code, sizeof code);
+  return cpns_enroll_exit_status(rc);
 }

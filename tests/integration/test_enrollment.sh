@@ -24,7 +24,11 @@ secret "$code" "enrollment code"
 check "the operator gets a one-time code" test ${#code} -eq 26
 check "the device enrolls with it through its gateway" "$PNE" -f -c "$NET/tablet.conf" --enroll "$code"
 check "its key file is private (0600)" test "$(stat -c %a "$NET/tablet.key")" = 600
-check "the code works only once" bash -c "! '$PNE' -f -c $NET/tablet.conf --enroll $code 2>/dev/null"
+rc=0; "$PNE" -f -c "$NET/tablet.conf" --enroll "$code" 2>/dev/null || rc=$?
+check "an existing key file is never replaced (exit 73)" test "$rc" -eq 73
+rc=0; "$PNE" -f -c "$NET/tablet.conf" -o "pne.key_file=$NET/tablet-again.key" --enroll "$code" 2>/dev/null || rc=$?
+check "the code works only once (refused: exit 77)" test "$rc" -eq 77
+check "  and no second key file is written" test ! -e "$NET/tablet-again.key"
 start_pne tablet
 check "the enrolled PNE registers (the gateway got its key from the server)" wait_for 20 is_state gw.ctl home tablet online
 check "the server has it too" wait_for 10 is_state server.ctl home tablet online
