@@ -388,8 +388,14 @@ static void fill_response(struct cpns_node *node, coap_resource_t *resource,
       node->stats.replies_5xx++;
   }
   if (payload && len) {
-    coap_add_data_large_response(resource, session, request, response, NULL, (uint16_t)cf, -1, 0,
+    /* libcoap serves the later blocks of a large body itself, matching
+     * their requests by resource and query: without the query, a block
+     * request with one (a lookup's next block) is not matched and comes
+     * back to the handler, whose new answer lacks the first one's ETag. */
+    coap_string_t *query = coap_get_query(request);
+    coap_add_data_large_response(resource, session, request, response, query, (uint16_t)cf, -1, 0,
                                  len, payload, release_buf, payload);
+    coap_delete_string(query);
   } else {
     free(payload);
     if (diag && *diag) coap_add_data(response, strlen(diag), (const uint8_t *)diag);

@@ -100,6 +100,38 @@ typedef int (*cpns_pn_cb)(void *arg, const struct cpns_pn_rec *p);
 typedef int (*cpns_member_cb)(void *arg, const char *member, const char *pn,
                               enum cpns_member_state state);
 
+/* The Metadata Directory (spec 5.5.5, issue 4): published services
+ * (lib/service.h) and the interests consumers saved. */
+struct cpns_service;
+struct cpns_service_query;
+typedef int (*cpns_service_cb)(void *arg, const struct cpns_service *s);
+
+#define CPNS_INTEREST_TEXT_MAX 8192 /* bytes of an interest's stored query, and of its events */
+
+/* A saved interest: a query its owner observes, told of services that
+ * appear, change or go away. What it may see is its owner's, as it was when
+ * it was saved. */
+struct cpns_interest_rec {
+  char id[CPNS_ID_MAX + 1];
+  char owner[CPNS_ID_MAX + 1];    /* the identity that saved it */
+  char owner_pn[CPNS_ID_MAX + 1]; /* its PN, "" for none */
+  bool see_all;                   /* its owner is the operator */
+  char query[CPNS_INTEREST_TEXT_MAX + 1];  /* the query, JSON (cpns_service_query_to_json) */
+  char events[CPNS_INTEREST_TEXT_MAX + 1]; /* the latest events, a JSON list */
+  uint64_t seq;                   /* of the latest event; 0 before the first */
+  int64_t created_at;
+};
+
+/* A lookup as the store runs it: the query (its keywords, match, offerer,
+ * PN, capabilities and the paging cursor q->after) and who asks. */
+struct cpns_service_find {
+  const struct cpns_service_query *q;
+  bool see_all;          /* the operator: the private services of every PN */
+  const char *viewer_pn; /* the caller's PN, whose private services it sees; "" for none */
+  int64_t now;           /* services with expires_at <= now are passed over */
+  unsigned budget;       /* candidates examined at most (> 0) */
+};
+
 struct cpns_store;
 
 struct cpns_store_ops {
@@ -222,6 +254,53 @@ struct cpns_store_ops {
    * cb must not use the store. */
   int (*group_member_pns)(struct cpns_store *st, const char *group,
                           int (*cb)(void *arg, const char *pn), void *arg);
+
+  /* Services of the Metadata Directory, keyed by id, indexed by keyword
+   * (with the scope that may see it: public, or its PN), offerer, PN and
+   * expiry. service_put inserts or replaces the whole service with its
+   * keywords in one transaction (created_at kept from the first insert); a
+   * PN-private service needs a PN (CPNS_ERR_INVAL). service_count counts
+   * one offerer's services (all of them for NULL). */
+  int (*service_put)(struct cpns_store *st, const struct cpns_service *s);
+  int (*service_get)(struct cpns_store *st, const char *id,
+                     struct cpns_service *out);                 /* CPNS_ERR_NOTFOUND */
+  int (*service_delete)(struct cpns_store *st, const char *id); /* CPNS_ERR_NOTFOUND */
+  int (*service_count)(struct cpns_store *st, const char *offerer, uint64_t *out);
+  /* A lookup, by index range scans only: visits in id order, after
+   * f->q->after, the services that answer f->q, that the caller may see and
+   * that have not expired, until cb returns non-zero or f->budget candidates
+   * were examined. last (CPNS_ID_MAX + 1 bytes) gets the id of the last
+   * candidate examined ("" when none was), and *more whether candidates
+   * remain after it. The candidates come from the offerer's services when
+   * f->q names one, else from the keywords' index entries (a prefix stands
+   * for the keywords it begins), else from the PN's services; a query with
+   * none of the three is CPNS_ERR_INVAL, a prefix standing for more than
+   * CPNS_PREFIX_EXPANSION_MAX keywords CPNS_ERR_TOOBIG. cb may use the
+   * store. */
+  int (*service_find)(struct cpns_store *st, const struct cpns_service_find *f, cpns_service_cb cb,
+                      void *arg, char *last, bool *more);
+  /* Deletes the services with expires_at <= now, in transactions of a
+   * bounded number, calling cb with each after its transaction committed
+   * (cb may use the store). */
+  int (*service_expire)(struct cpns_store *st, int64_t now, cpns_service_cb cb, void *arg);
+  /* The same for the services of offerer in PN pn (an entity that left),
+   * or, when offerer is NULL, of every offerer of pn (a PN removed). */
+  int (*service_remove)(struct cpns_store *st, const char *pn, const char *offerer,
+                        cpns_service_cb cb, void *arg);
+
+  /* Saved interests, keyed by id. interest_put inserts or replaces;
+   * interest_count counts one owner's (all for NULL); interest_list visits
+   * every interest ordered by id (cb may use the store); interest_event
+   * records the latest events of one. */
+  int (*interest_put)(struct cpns_store *st, const struct cpns_interest_rec *i);
+  int (*interest_get)(struct cpns_store *st, const char *id,
+                      struct cpns_interest_rec *out);            /* CPNS_ERR_NOTFOUND */
+  int (*interest_delete)(struct cpns_store *st, const char *id); /* CPNS_ERR_NOTFOUND */
+  int (*interest_count)(struct cpns_store *st, const char *owner, uint64_t *out);
+  int (*interest_list)(struct cpns_store *st,
+                       int (*cb)(void *arg, const struct cpns_interest_rec *i), void *arg);
+  int (*interest_event)(struct cpns_store *st, const char *id, uint64_t seq,
+                        const char *events); /* CPNS_ERR_NOTFOUND */
 };
 
 struct cpns_store {

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "service.h"
 
 /* The SQL below writes these states as literals: a partial index is only used
  * when the query repeats its WHERE clause literally, not through a parameter. */
@@ -157,6 +158,42 @@ static const char *const migrations[] = {
     "ALTER TABLE service_group ADD COLUMN replica INTEGER NOT NULL DEFAULT 0"
     "  CHECK (replica IN (0, 1));"
     "CREATE INDEX group_member_by_pn ON group_member(pn, grp) WHERE state = 1;",
+    /* 5: the Metadata Directory (issue 4): services, their keywords and the
+     * interests consumers saved. A service row keeps the offerer's
+     * description as JSON (doc) beside the columns lookups select on. Each
+     * keyword row carries the scope that may see the service ('' for a
+     * public one, else its PN), so that a PN's caller reads the public range
+     * and its own PN's range of a keyword and never steps over other PNs'
+     * private services; service_keyword_any serves the operator, who sees
+     * every scope, in service order. Keyword rows go with their service. */
+    "CREATE TABLE service ("
+    "  id TEXT NOT NULL PRIMARY KEY,"
+    "  offerer TEXT NOT NULL,"
+    "  pn TEXT NOT NULL,"
+    "  doc TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL);"
+    "CREATE INDEX service_by_offerer ON service(offerer, id);"
+    "CREATE INDEX service_by_pn ON service(pn, id);"
+    "CREATE INDEX service_expiry ON service(expires_at);"
+    "CREATE TABLE service_keyword ("
+    "  keyword TEXT NOT NULL,"
+    "  scope TEXT NOT NULL,"
+    "  service TEXT NOT NULL REFERENCES service(id) ON DELETE CASCADE,"
+    "  PRIMARY KEY (keyword, scope, service)) WITHOUT ROWID;"
+    "CREATE INDEX service_keyword_any ON service_keyword(keyword, service);"
+    "CREATE INDEX service_keyword_of ON service_keyword(service);"
+    "CREATE TABLE interest ("
+    "  id TEXT NOT NULL PRIMARY KEY,"
+    "  owner TEXT NOT NULL,"
+    "  owner_pn TEXT NOT NULL,"
+    "  see_all INTEGER NOT NULL CHECK (see_all IN (0, 1)),"
+    "  query TEXT NOT NULL,"
+    "  events TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE INDEX interest_by_owner ON interest(owner);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -170,6 +207,8 @@ static const char *const migrations[] = {
 #define CRED_COLS "identity, role, pn, key, generation, created_at, rotated_at"
 #define ENROLL_COLS "identity, role, pn, psk, created_at, expires_at, created_by"
 #define GROUP_COLS "id, owner, pn, open, epoch, key, key_expires, created_at, replica"
+#define SVC_COLS "id, offerer, pn, doc, created_at, updated_at, expires_at"
+#define INT_COLS "id, owner, owner_pn, see_all, query, events, seq, created_at"
 
 enum stmt_id {
   S_BEGIN,
@@ -222,6 +261,31 @@ enum stmt_id {
   S_MEMBER_CLEAR,
   S_GROUP_IDS_OF_PN,
   S_GROUP_MEMBER_PNS,
+  S_SVC_PUT,
+  S_SVC_GET,
+  S_SVC_DELETE,
+  S_SVC_KW_CLEAR,
+  S_SVC_KW_ADD,
+  S_SVC_COUNT,
+  S_SVC_COUNT_OFFERER,
+  S_SVC_KW_SCOPED,
+  S_SVC_KW_ANY_SCOPE,
+  S_SVC_BY_OFFERER,
+  S_SVC_BY_PN,
+  S_SVC_KW_PROBE,
+  S_SVC_KW_PROBE_ANY,
+  S_SVC_KW_FIRST,
+  S_SVC_KW_NEXT,
+  S_SVC_EXPIRED,
+  S_SVC_OF_OFFERER,
+  S_SVC_OF_PN,
+  S_INT_PUT,
+  S_INT_GET,
+  S_INT_DELETE,
+  S_INT_COUNT,
+  S_INT_COUNT_OWNER,
+  S_INT_LIST,
+  S_INT_EVENT,
   S_COUNT_
 };
 
@@ -312,6 +376,52 @@ static const char *const stmt_sql[S_COUNT_] = {
                            " ORDER BY grp"),
     [S_GROUP_MEMBER_PNS] = ("SELECT DISTINCT pn FROM group_member WHERE grp = ?1 AND state = 1"
                             " AND pn <> '' ORDER BY pn"),
+    [S_SVC_PUT] = ("INSERT INTO service (" SVC_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                   " ON CONFLICT (id) DO UPDATE SET offerer = excluded.offerer, pn = excluded.pn,"
+                   " doc = excluded.doc, updated_at = excluded.updated_at,"
+                   " expires_at = excluded.expires_at"),
+    [S_SVC_GET] = "SELECT " SVC_COLS " FROM service WHERE id = ?1",
+    [S_SVC_DELETE] = "DELETE FROM service WHERE id = ?1",
+    [S_SVC_KW_CLEAR] = "DELETE FROM service_keyword WHERE service = ?1",
+    [S_SVC_KW_ADD] = "INSERT INTO service_keyword (keyword, scope, service) VALUES (?1, ?2, ?3)",
+    [S_SVC_COUNT] = "SELECT count(*) FROM service",
+    [S_SVC_COUNT_OFFERER] = "SELECT count(*) FROM service WHERE offerer = ?1",
+    /* The lookup streams: each one range of one index, in service order. */
+    [S_SVC_KW_SCOPED] = ("SELECT service FROM service_keyword WHERE keyword = ?1 AND scope = ?2"
+                         " AND service > ?3 ORDER BY service LIMIT ?4"),
+    [S_SVC_KW_ANY_SCOPE] = ("SELECT service FROM service_keyword INDEXED BY service_keyword_any"
+                            " WHERE keyword = ?1 AND service > ?2 ORDER BY service LIMIT ?3"),
+    [S_SVC_BY_OFFERER] = ("SELECT id FROM service INDEXED BY service_by_offerer WHERE offerer = ?1"
+                          " AND id > ?2 ORDER BY id LIMIT ?3"),
+    [S_SVC_BY_PN] = ("SELECT id FROM service INDEXED BY service_by_pn WHERE pn = ?1 AND id > ?2"
+                     " ORDER BY id LIMIT ?3"),
+    /* How many entries a keyword's range holds, counting no further than ?4
+     * (?3 for the operator's): picks the rarest keyword of an all-lookup. */
+    [S_SVC_KW_PROBE] = ("SELECT count(*) FROM (SELECT 1 FROM service_keyword WHERE keyword = ?1"
+                        " AND scope = ?2 AND service > ?3 LIMIT ?4)"),
+    [S_SVC_KW_PROBE_ANY] = ("SELECT count(*) FROM (SELECT 1 FROM service_keyword INDEXED BY"
+                            " service_keyword_any WHERE keyword = ?1 AND service > ?2 LIMIT ?3)"),
+    /* A prefix's keywords, one seek each: the next distinct keyword in
+     * [?1, ?2) (or (?1, ?2)). */
+    [S_SVC_KW_FIRST] = ("SELECT keyword FROM service_keyword WHERE keyword >= ?1 AND keyword < ?2"
+                        " ORDER BY keyword LIMIT 1"),
+    [S_SVC_KW_NEXT] = ("SELECT keyword FROM service_keyword WHERE keyword > ?1 AND keyword < ?2"
+                       " ORDER BY keyword LIMIT 1"),
+    [S_SVC_EXPIRED] = ("SELECT id FROM service INDEXED BY service_expiry WHERE expires_at <= ?1"
+                       " ORDER BY expires_at LIMIT ?2"),
+    [S_SVC_OF_OFFERER] = ("SELECT id FROM service INDEXED BY service_by_offerer WHERE offerer = ?1"
+                          " AND pn = ?2 LIMIT ?3"),
+    [S_SVC_OF_PN] = "SELECT id FROM service INDEXED BY service_by_pn WHERE pn = ?1 LIMIT ?2",
+    [S_INT_PUT] = ("INSERT INTO interest (" INT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                   " ON CONFLICT (id) DO UPDATE SET owner = excluded.owner,"
+                   " owner_pn = excluded.owner_pn, see_all = excluded.see_all,"
+                   " query = excluded.query, events = excluded.events, seq = excluded.seq"),
+    [S_INT_GET] = "SELECT " INT_COLS " FROM interest WHERE id = ?1",
+    [S_INT_DELETE] = "DELETE FROM interest WHERE id = ?1",
+    [S_INT_COUNT] = "SELECT count(*) FROM interest",
+    [S_INT_COUNT_OWNER] = "SELECT count(*) FROM interest WHERE owner = ?1",
+    [S_INT_LIST] = "SELECT " INT_COLS " FROM interest WHERE id > ?1 ORDER BY id LIMIT ?2",
+    [S_INT_EVENT] = "UPDATE interest SET seq = ?2, events = ?3 WHERE id = ?1",
 };
 
 struct sqlite_store {
@@ -1539,6 +1649,550 @@ static int group_member_pns(struct cpns_store *st, const char *group,
   return visit_ids(impl(st), S_GROUP_MEMBER_PNS, group, cb, arg, "group_member_pns");
 }
 
+/* ---- Metadata Directory -------------------------------------------------- *
+ * A service row holds the offerer's description as JSON, read back through
+ * cpns_service_parse(): a row this code did not write does not become a
+ * service. Lookups never scan: every candidate comes from an index range
+ * (a keyword's entries in one scope, an offerer's or a PN's services), read
+ * STREAM_CHUNK ids per seek, several ranges merged in id order. */
+
+/* Ids one lookup stream reads per index seek. */
+#define STREAM_CHUNK 16
+/* Services expired or removed per transaction (each loaded for its callback). */
+#define SERVICE_CHUNK 64
+/* Interests read per round trip by interest_list (each is two texts of up to
+ * CPNS_INTEREST_TEXT_MAX bytes). */
+#define INTEREST_CHUNK 16
+/* Index entries counted, at most, per keyword to find the rarest keyword
+ * of an all-lookup (a bounded probe, not a count of the whole range). */
+#define ALL_PROBE_CAP 256
+/* Streams of one lookup: each keyword in at most two scopes. */
+#define FIND_STREAMS_MAX (2 * CPNS_PREFIX_EXPANSION_MAX)
+
+_Static_assert(CPNS_KEYWORD_MAX <= CPNS_ID_MAX, "a stream key holds a keyword or an id");
+_Static_assert(CPNS_QUERY_KEYWORDS_MAX <= CPNS_PREFIX_EXPANSION_MAX,
+               "the streams of the keywords themselves fit");
+
+/* '' for a public service, its PN for a private one (never '': see
+ * service_check). */
+static const char *service_scope(const struct cpns_service *sv) {
+  return sv->visibility == CPNS_VIS_PUBLIC ? "" : sv->pn;
+}
+
+static int service_check(const struct cpns_service *sv) {
+  if (!sv || !sv->id[0] || !sv->offerer[0]) return CPNS_ERR_INVAL;
+  if (!FIELD_FITS(sv, id) || !FIELD_FITS(sv, offerer) || !FIELD_FITS(sv, pn))
+    return CPNS_ERR_TOOBIG;
+  if (sv->visibility == CPNS_VIS_PN && !sv->pn[0]) return CPNS_ERR_INVAL;
+  if (sv->nkeywords == 0 || sv->nkeywords > CPNS_SERVICE_KEYWORDS_MAX) return CPNS_ERR_INVAL;
+  for (unsigned i = 0; i < sv->nkeywords; i++)
+    if (!FIELD_FITS(sv, keywords[i]) || !sv->keywords[i][0]) return CPNS_ERR_INVAL;
+  return 0;
+}
+
+static int service_put(struct cpns_store *st, const struct cpns_service *sv) {
+  struct sqlite_store *s = impl(st);
+  int rc = service_check(sv);
+  if (rc) return rc;
+  json_t *d = cpns_service_describe(sv);
+  char *doc = d ? json_dumps(d, JSON_COMPACT) : NULL;
+  json_decref(d);
+  if (!doc) return CPNS_ERR_NOMEM;
+  if ((rc = tx_begin(s))) {
+    free(doc);
+    return rc;
+  }
+  sqlite3_stmt *q = s->stmt[S_SVC_PUT];
+  if ((bind_str(q, 1, sv->id) | bind_str(q, 2, sv->offerer) | bind_str(q, 3, sv->pn) |
+       bind_str(q, 4, doc) | sqlite3_bind_int64(q, 5, sv->created_at) |
+       sqlite3_bind_int64(q, 6, sv->updated_at) | sqlite3_bind_int64(q, 7, sv->expires_at)) !=
+      SQLITE_OK)
+    rc = stmt_fail(s, q, "service_put: bind");
+  else
+    rc = run(s, S_SVC_PUT, "service_put");
+  if (!rc) {
+    q = s->stmt[S_SVC_KW_CLEAR];
+    rc = bind_str(q, 1, sv->id) != SQLITE_OK ? stmt_fail(s, q, "service_put: bind")
+                                             : run(s, S_SVC_KW_CLEAR, "service_put: keywords");
+  }
+  q = s->stmt[S_SVC_KW_ADD];
+  for (unsigned i = 0; !rc && i < sv->nkeywords; i++) {
+    if ((bind_str(q, 1, sv->keywords[i]) | bind_str(q, 2, service_scope(sv)) |
+         bind_str(q, 3, sv->id)) != SQLITE_OK)
+      rc = stmt_fail(s, q, "service_put: bind");
+    else
+      rc = run(s, S_SVC_KW_ADD, "service_put: keyword");
+  }
+  /* The doc buffer is bound SQLITE_STATIC: drop the binding before freeing it. */
+  sqlite3_clear_bindings(s->stmt[S_SVC_PUT]);
+  free(doc);
+  if (rc) {
+    tx_rollback(s);
+    return rc;
+  }
+  return tx_commit(s);
+}
+
+/* A row in SVC_COLS order into *out; its doc must parse as a description. */
+static int fill_service(struct sqlite_store *s, sqlite3_stmt *q, void *out) {
+  struct cpns_service *sv = out;
+  const char *t = (const char *)sqlite3_column_text(q, 3);
+  int n = sqlite3_column_bytes(q, 3);
+  if (!t) return db_fail(s, "read service"); /* NOT NULL column: out of memory */
+  json_error_t je;
+  json_t *j = json_loadb(t, (size_t)n, JSON_REJECT_DUPLICATES, &je);
+  char err[160];
+  int rc = j ? cpns_service_parse(j, sv, err, sizeof err) : CPNS_ERR_INVAL;
+  json_decref(j);
+  if (rc) {
+    log_err("store", "a stored service description does not parse: %s", j ? err : je.text);
+    return CPNS_ERR_STORE;
+  }
+  int64_t created, updated, expires;
+  rc = col_str(s, q, 0, sv->id, sizeof sv->id);
+  if (!rc) rc = col_str(s, q, 1, sv->offerer, sizeof sv->offerer);
+  if (!rc) rc = col_str(s, q, 2, sv->pn, sizeof sv->pn);
+  if (!rc) rc = col_int(q, 4, 0, INT64_MAX, &created);
+  if (!rc) rc = col_int(q, 5, 0, INT64_MAX, &updated);
+  if (!rc) rc = col_int(q, 6, INT64_MIN, INT64_MAX, &expires);
+  if (rc) return rc;
+  sv->created_at = created;
+  sv->updated_at = updated;
+  sv->expires_at = expires;
+  return 0;
+}
+
+static int service_get(struct cpns_store *st, const char *id, struct cpns_service *out) {
+  if (!id || !out) return CPNS_ERR_INVAL;
+  return get_by_identity(impl(st), S_SVC_GET, id, "service_get", fill_service, out);
+}
+
+/* Its keyword rows go with it (ON DELETE CASCADE). */
+static int service_delete(struct cpns_store *st, const char *id) {
+  return delete_by_identity(impl(st), S_SVC_DELETE, id, "service_delete");
+}
+
+static int service_count(struct cpns_store *st, const char *offerer, uint64_t *out) {
+  struct sqlite_store *s = impl(st);
+  if (!out) return CPNS_ERR_INVAL;
+  if (offerer && key_too_long(offerer, CPNS_ID_MAX)) {
+    *out = 0;
+    return 0;
+  }
+  enum stmt_id id = offerer ? S_SVC_COUNT_OFFERER : S_SVC_COUNT;
+  if (offerer && bind_str(s->stmt[id], 1, offerer) != SQLITE_OK)
+    return stmt_fail(s, s->stmt[id], "service_count: bind");
+  int64_t n;
+  int rc = run_int(s, id, "service_count", &n);
+  if (!rc) *out = (uint64_t)n;
+  return rc;
+}
+
+/* One index range of a lookup, read STREAM_CHUNK ids at a time after
+ * cursor. */
+enum stream_kind { STREAM_KW, STREAM_KW_ANY_SCOPE, STREAM_OFFERER, STREAM_PN };
+struct stream {
+  enum stream_kind kind;
+  char key[CPNS_ID_MAX + 1];    /* a keyword, an offerer or a PN */
+  char scope[CPNS_ID_MAX + 1];  /* STREAM_KW: '' (public) or a PN */
+  char cursor[CPNS_ID_MAX + 1]; /* ids after this one come next */
+  char ids[STREAM_CHUNK][CPNS_ID_MAX + 1];
+  unsigned n, pos;
+  bool drained; /* the last read returned fewer than asked: nothing after ids */
+};
+
+static int stream_fill(struct sqlite_store *s, struct stream *t) {
+  static const enum stmt_id ids[] = {[STREAM_KW] = S_SVC_KW_SCOPED,
+                                     [STREAM_KW_ANY_SCOPE] = S_SVC_KW_ANY_SCOPE,
+                                     [STREAM_OFFERER] = S_SVC_BY_OFFERER,
+                                     [STREAM_PN] = S_SVC_BY_PN};
+  sqlite3_stmt *q = s->stmt[ids[t->kind]];
+  int b = bind_str(q, 1, t->key), next = 2;
+  if (t->kind == STREAM_KW) b |= bind_str(q, next++, t->scope);
+  b |= bind_str(q, next, t->cursor) | sqlite3_bind_int(q, next + 1, STREAM_CHUNK);
+  if (b != SQLITE_OK) return stmt_fail(s, q, "service_find: bind");
+  unsigned n = 0;
+  int sr = SQLITE_DONE, rc = 0;
+  while (n < STREAM_CHUNK && (sr = sqlite3_step(q)) == SQLITE_ROW) {
+    if ((rc = col_str(s, q, 0, t->ids[n], sizeof t->ids[n]))) break;
+    n++;
+  }
+  if (!rc && n < STREAM_CHUNK && sr != SQLITE_DONE) rc = db_fail(s, "service_find");
+  sqlite3_reset(q);
+  if (rc) return rc;
+  t->n = n;
+  t->pos = 0;
+  t->drained = n < STREAM_CHUNK;
+  if (n) memcpy(t->cursor, t->ids[n - 1], sizeof t->cursor);
+  return 0;
+}
+
+/* The stream's next id (*out, NULL at its end). */
+static int stream_head(struct sqlite_store *s, struct stream *t, const char **out) {
+  *out = NULL;
+  if (t->pos == t->n) {
+    if (t->drained) return 0;
+    int rc = stream_fill(s, t);
+    if (rc) return rc;
+    if (t->n == 0) return 0;
+  }
+  *out = t->ids[t->pos];
+  return 0;
+}
+
+/* The smallest head of all streams into cand ("" when all are at their
+ * end); with pop, every stream at it moves past it. */
+static int streams_next(struct sqlite_store *s, struct stream *ts, unsigned nt, bool pop,
+                        char cand[CPNS_ID_MAX + 1]) {
+  cand[0] = '\0';
+  for (unsigned i = 0; i < nt; i++) {
+    const char *h;
+    int rc = stream_head(s, &ts[i], &h);
+    if (rc) return rc;
+    if (h && (!cand[0] || strcmp(h, cand) < 0)) memcpy(cand, h, CPNS_ID_MAX + 1);
+  }
+  if (!pop || !cand[0]) return 0;
+  for (unsigned i = 0; i < nt; i++)
+    if (ts[i].pos < ts[i].n && strcmp(ts[i].ids[ts[i].pos], cand) == 0) ts[i].pos++;
+  return 0;
+}
+
+/* The streams of one keyword: the operator's one range, or the public range
+ * and, when the caller may see them, its PN's private ones. */
+static int add_keyword_streams(const struct cpns_service_find *f, const char *kw,
+                               struct stream *ts, unsigned *nt) {
+  const struct cpns_service_query *q = f->q;
+  const char *vpn = f->viewer_pn ? f->viewer_pn : "";
+  unsigned want = f->see_all ? 1 : (vpn[0] && (!q->pn[0] || strcmp(q->pn, vpn) == 0)) ? 2 : 1;
+  if (*nt + want > FIND_STREAMS_MAX) return CPNS_ERR_TOOBIG;
+  for (unsigned k = 0; k < want; k++) {
+    struct stream *t = &ts[(*nt)++];
+    t->kind = f->see_all ? STREAM_KW_ANY_SCOPE : STREAM_KW;
+    snprintf(t->key, sizeof t->key, "%s", kw);
+    snprintf(t->scope, sizeof t->scope, "%s", k == 0 ? "" : vpn);
+    snprintf(t->cursor, sizeof t->cursor, "%s", q->after);
+  }
+  return 0;
+}
+
+/* The keywords a prefix stands for, one index seek each: at most
+ * CPNS_PREFIX_EXPANSION_MAX in all, else CPNS_ERR_TOOBIG. */
+static int expand_prefix(struct sqlite_store *s, const struct cpns_service_find *f,
+                         const char *prefix, struct stream *ts, unsigned *nt, unsigned *nkw) {
+  char upper[CPNS_KEYWORD_MAX + 1], kw[CPNS_KEYWORD_MAX + 1];
+  snprintf(upper, sizeof upper, "%s", prefix);
+  size_t len = strlen(upper);
+  /* Keywords are [a-z0-9._-]: the last byte + 1 stays below 0x7f. */
+  upper[len - 1] = (char)(upper[len - 1] + 1);
+  snprintf(kw, sizeof kw, "%s", prefix);
+  for (enum stmt_id id = S_SVC_KW_FIRST;; id = S_SVC_KW_NEXT) {
+    sqlite3_stmt *q = s->stmt[id];
+    if ((bind_str(q, 1, kw) | bind_str(q, 2, upper)) != SQLITE_OK)
+      return stmt_fail(s, q, "service_find: bind");
+    int sr = sqlite3_step(q), rc = 0;
+    if (sr == SQLITE_ROW) rc = col_str(s, q, 0, kw, sizeof kw);
+    else if (sr != SQLITE_DONE) rc = db_fail(s, "service_find: prefix");
+    sqlite3_reset(q);
+    if (rc) return rc;
+    if (sr == SQLITE_DONE) return 0;
+    /* Prefixes may overlap ("vi" and "vid"): each keyword once. */
+    bool dup = false;
+    for (unsigned i = 0; i < *nt && !dup; i++) dup = strcmp(ts[i].key, kw) == 0;
+    if (dup) continue;
+    if (++*nkw > CPNS_PREFIX_EXPANSION_MAX) return CPNS_ERR_TOOBIG;
+    if ((rc = add_keyword_streams(f, kw, ts, nt))) return rc;
+  }
+}
+
+/* How many candidates the ranges of one keyword hold, counted up to
+ * ALL_PROBE_CAP each: the cost of letting that keyword drive. */
+static int keyword_weight(struct sqlite_store *s, const struct cpns_service_find *f,
+                          const char *kw, int64_t *weight) {
+  struct stream probe[2];
+  unsigned n = 0;
+  *weight = 0;
+  int rc = add_keyword_streams(f, kw, probe, &n);
+  for (unsigned i = 0; !rc && i < n; i++) {
+    const struct stream *t = &probe[i];
+    enum stmt_id id = t->kind == STREAM_KW ? S_SVC_KW_PROBE : S_SVC_KW_PROBE_ANY;
+    sqlite3_stmt *q = s->stmt[id];
+    int b = bind_str(q, 1, t->key), next = 2;
+    if (t->kind == STREAM_KW) b |= bind_str(q, next++, t->scope);
+    b |= bind_str(q, next, t->cursor) | sqlite3_bind_int(q, next + 1, ALL_PROBE_CAP);
+    int64_t c = 0;
+    rc = b != SQLITE_OK ? stmt_fail(s, q, "service_find: bind")
+                        : run_int(s, id, "service_find: probe", &c);
+    *weight += c;
+  }
+  return rc;
+}
+
+static int service_find(struct cpns_store *st, const struct cpns_service_find *f,
+                        cpns_service_cb cb, void *arg, char *last, bool *more) {
+  struct sqlite_store *s = impl(st);
+  if (!f || !f->q || !cb || !last || !more || f->budget == 0) return CPNS_ERR_INVAL;
+  const struct cpns_service_query *q = f->q;
+  last[0] = '\0';
+  *more = false;
+  if (!cpns_service_query_selective(q)) return CPNS_ERR_INVAL;
+  if (key_too_long(q->after, CPNS_ID_MAX) || key_too_long(q->offerer, CPNS_ID_MAX) ||
+      key_too_long(q->pn, CPNS_ID_MAX) || q->nkw > CPNS_QUERY_KEYWORDS_MAX)
+    return CPNS_ERR_INVAL;
+  struct stream *ts = calloc(FIND_STREAMS_MAX, sizeof *ts);
+  struct cpns_service *sv = malloc(sizeof *sv);
+  int rc = ts && sv ? 0 : CPNS_ERR_NOMEM;
+  unsigned nt = 0, nkw = 0;
+  /* The narrowest index first: an offerer has few services (a configured
+   * limit), a keyword's scoped range holds only what the caller may see,
+   * a PN's services are bounded by its entities. */
+  if (rc) {
+  } else if (q->offerer[0] || (!q->nkw && q->pn[0])) {
+    ts[0].kind = q->offerer[0] ? STREAM_OFFERER : STREAM_PN;
+    snprintf(ts[0].key, sizeof ts[0].key, "%s", q->offerer[0] ? q->offerer : q->pn);
+    snprintf(ts[0].cursor, sizeof ts[0].cursor, "%s", q->after);
+    nt = 1;
+  } else if (q->match == CPNS_MATCH_PREFIX) {
+    for (unsigned i = 0; !rc && i < q->nkw; i++) rc = expand_prefix(s, f, q->kw[i], ts, &nt, &nkw);
+  } else {
+    /* All: every answer has each keyword, so the rarest one's ranges drive
+     * and the others are checked on the row. Any: the ranges of all. */
+    if (q->match == CPNS_MATCH_ALL) {
+      unsigned best = 0;
+      int64_t best_w = INT64_MAX;
+      for (unsigned i = 0; !rc && q->nkw > 1 && i < q->nkw; i++) {
+        int64_t w;
+        rc = keyword_weight(s, f, q->kw[i], &w);
+        if (!rc && w < best_w) {
+          best = i;
+          best_w = w;
+        }
+      }
+      if (!rc) rc = add_keyword_streams(f, q->kw[best], ts, &nt);
+    } else {
+      for (unsigned i = 0; !rc && i < q->nkw; i++) rc = add_keyword_streams(f, q->kw[i], ts, &nt);
+    }
+  }
+  unsigned examined = 0;
+  char cand[CPNS_ID_MAX + 1];
+  while (!rc) {
+    if (examined == f->budget) {
+      rc = streams_next(s, ts, nt, false, cand);
+      *more = cand[0] != '\0';
+      break;
+    }
+    if ((rc = streams_next(s, ts, nt, true, cand)) || !cand[0]) break;
+    examined++;
+    memcpy(last, cand, sizeof cand);
+    rc = service_get(st, cand, sv);
+    if (rc == CPNS_ERR_NOTFOUND) { /* deleted by another process meanwhile */
+      rc = 0;
+      continue;
+    }
+    if (rc) break;
+    if (sv->expires_at <= f->now || !cpns_service_visible(sv, f->see_all, f->viewer_pn) ||
+        !cpns_service_query_matches(q, sv))
+      continue;
+    if (cb(arg, sv)) {
+      rc = streams_next(s, ts, nt, false, cand);
+      *more = cand[0] != '\0';
+      break;
+    }
+  }
+  free(sv);
+  free(ts);
+  return rc;
+}
+
+/* Loads, deletes and reports in transactions of SERVICE_CHUNK services: the
+ * ids statement `select` (bound by bind) names the next ones to go, from
+ * the start each time as those before have gone. */
+static int remove_chunked(struct sqlite_store *s, enum stmt_id select,
+                          int (*bind)(sqlite3_stmt *q, const void *arg), const void *bind_arg,
+                          int limit_idx, cpns_service_cb cb, void *arg, const char *what) {
+  struct cpns_service *recs = malloc(SERVICE_CHUNK * sizeof *recs);
+  if (!recs) return CPNS_ERR_NOMEM;
+  char(*ids)[CPNS_ID_MAX + 1] = malloc(SERVICE_CHUNK * sizeof *ids);
+  if (!ids) {
+    free(recs);
+    return CPNS_ERR_NOMEM;
+  }
+  int rc = 0;
+  unsigned n;
+  do {
+    n = 0;
+    if ((rc = tx_begin(s))) break;
+    sqlite3_stmt *q = s->stmt[select];
+    if ((bind(q, bind_arg) | sqlite3_bind_int(q, limit_idx, SERVICE_CHUNK)) != SQLITE_OK) {
+      rc = stmt_fail(s, q, what);
+    } else {
+      int sr = SQLITE_DONE;
+      while (n < SERVICE_CHUNK && (sr = sqlite3_step(q)) == SQLITE_ROW) {
+        if ((rc = col_str(s, q, 0, ids[n], sizeof ids[n]))) break;
+        n++;
+      }
+      if (!rc && n < SERVICE_CHUNK && sr != SQLITE_DONE) rc = db_fail(s, what);
+      sqlite3_reset(q);
+    }
+    for (unsigned i = 0; !rc && i < n; i++) {
+      rc = service_get(&s->base, ids[i], &recs[i]);
+      if (!rc) rc = delete_by_identity(s, S_SVC_DELETE, ids[i], what);
+    }
+    if (rc) {
+      tx_rollback(s);
+      break;
+    }
+    if (n == 0) {
+      tx_rollback(s); /* nothing written */
+      break;
+    }
+    if ((rc = tx_commit(s))) break;
+    for (unsigned i = 0; cb && i < n; i++) (void)cb(arg, &recs[i]);
+  } while (n == SERVICE_CHUNK);
+  free(ids);
+  free(recs);
+  return rc;
+}
+
+static int bind_now(sqlite3_stmt *q, const void *arg) {
+  return sqlite3_bind_int64(q, 1, *(const int64_t *)arg);
+}
+
+static int service_expire(struct cpns_store *st, int64_t now, cpns_service_cb cb, void *arg) {
+  return remove_chunked(impl(st), S_SVC_EXPIRED, bind_now, &now, 2, cb, arg, "service_expire");
+}
+
+struct owner_key {
+  const char *pn, *offerer;
+};
+
+static int bind_owner(sqlite3_stmt *q, const void *arg) {
+  const struct owner_key *k = arg;
+  return k->offerer ? bind_str(q, 1, k->offerer) | bind_str(q, 2, k->pn) : bind_str(q, 1, k->pn);
+}
+
+static int service_remove(struct cpns_store *st, const char *pn, const char *offerer,
+                          cpns_service_cb cb, void *arg) {
+  if (!pn) return CPNS_ERR_INVAL;
+  if (key_too_long(pn, CPNS_ID_MAX) || (offerer && key_too_long(offerer, CPNS_ID_MAX))) return 0;
+  struct owner_key k = {pn, offerer};
+  return remove_chunked(impl(st), offerer ? S_SVC_OF_OFFERER : S_SVC_OF_PN, bind_owner, &k,
+                        offerer ? 3 : 2, cb, arg, "service_remove");
+}
+
+/* ---- interests ---- */
+
+static int interest_from_row(struct sqlite_store *s, sqlite3_stmt *q, struct cpns_interest_rec *r) {
+  int64_t see_all, seq, created;
+  memset(r, 0, sizeof *r);
+  int rc = col_str(s, q, 0, r->id, sizeof r->id);
+  if (!rc) rc = col_str(s, q, 1, r->owner, sizeof r->owner);
+  if (!rc) rc = col_str(s, q, 2, r->owner_pn, sizeof r->owner_pn);
+  if (!rc) rc = col_int(q, 3, 0, 1, &see_all);
+  if (!rc) rc = col_str(s, q, 4, r->query, sizeof r->query);
+  if (!rc) rc = col_str(s, q, 5, r->events, sizeof r->events);
+  if (!rc) rc = col_int(q, 6, 0, INT64_MAX, &seq);
+  if (!rc) rc = col_int(q, 7, 0, INT64_MAX, &created);
+  if (rc) return rc;
+  r->see_all = see_all != 0;
+  r->seq = (uint64_t)seq;
+  r->created_at = created;
+  return 0;
+}
+
+static int fill_interest(struct sqlite_store *s, sqlite3_stmt *q, void *out) {
+  return interest_from_row(s, q, out);
+}
+
+static int interest_put(struct cpns_store *st, const struct cpns_interest_rec *r) {
+  struct sqlite_store *s = impl(st);
+  if (!r || !r->id[0] || !r->owner[0] || !r->query[0] || r->seq > INT64_MAX) return CPNS_ERR_INVAL;
+  if (!FIELD_FITS(r, id) || !FIELD_FITS(r, owner) || !FIELD_FITS(r, owner_pn) ||
+      !FIELD_FITS(r, query) || !FIELD_FITS(r, events))
+    return CPNS_ERR_TOOBIG;
+  sqlite3_stmt *q = s->stmt[S_INT_PUT];
+  if ((bind_str(q, 1, r->id) | bind_str(q, 2, r->owner) | bind_str(q, 3, r->owner_pn) |
+       sqlite3_bind_int(q, 4, r->see_all ? 1 : 0) | bind_str(q, 5, r->query) |
+       bind_str(q, 6, r->events) | sqlite3_bind_int64(q, 7, (int64_t)r->seq) |
+       sqlite3_bind_int64(q, 8, r->created_at)) != SQLITE_OK)
+    return stmt_fail(s, q, "interest_put: bind");
+  return run(s, S_INT_PUT, "interest_put");
+}
+
+static int interest_get(struct cpns_store *st, const char *id, struct cpns_interest_rec *out) {
+  if (!id || !out) return CPNS_ERR_INVAL;
+  return get_by_identity(impl(st), S_INT_GET, id, "interest_get", fill_interest, out);
+}
+
+static int interest_delete(struct cpns_store *st, const char *id) {
+  return delete_by_identity(impl(st), S_INT_DELETE, id, "interest_delete");
+}
+
+static int interest_count(struct cpns_store *st, const char *owner, uint64_t *out) {
+  struct sqlite_store *s = impl(st);
+  if (!out) return CPNS_ERR_INVAL;
+  if (owner && key_too_long(owner, CPNS_ID_MAX)) {
+    *out = 0;
+    return 0;
+  }
+  enum stmt_id id = owner ? S_INT_COUNT_OWNER : S_INT_COUNT;
+  if (owner && bind_str(s->stmt[id], 1, owner) != SQLITE_OK)
+    return stmt_fail(s, s->stmt[id], "interest_count: bind");
+  int64_t n;
+  int rc = run_int(s, id, "interest_count", &n);
+  if (!rc) *out = (uint64_t)n;
+  return rc;
+}
+
+/* In chunks, like pn_list, so that cb may use the store. */
+static int interest_list(struct cpns_store *st,
+                         int (*cb)(void *arg, const struct cpns_interest_rec *i), void *arg) {
+  struct sqlite_store *s = impl(st);
+  if (!cb) return CPNS_ERR_INVAL;
+  struct cpns_interest_rec *recs = malloc(INTEREST_CHUNK * sizeof *recs);
+  if (!recs) return CPNS_ERR_NOMEM;
+  char last[CPNS_ID_MAX + 1] = "";
+  sqlite3_stmt *q = s->stmt[S_INT_LIST];
+  int rc = 0;
+  for (;;) {
+    if ((bind_str(q, 1, last) | sqlite3_bind_int(q, 2, INTEREST_CHUNK)) != SQLITE_OK) {
+      rc = stmt_fail(s, q, "interest_list: bind");
+      break;
+    }
+    unsigned n = 0;
+    int sr = SQLITE_DONE;
+    while (n < INTEREST_CHUNK && (sr = sqlite3_step(q)) == SQLITE_ROW) {
+      if ((rc = interest_from_row(s, q, &recs[n]))) break;
+      n++;
+    }
+    if (!rc && n < INTEREST_CHUNK && sr != SQLITE_DONE) rc = db_fail(s, "interest_list");
+    sqlite3_reset(q);
+    if (rc) break;
+    for (unsigned i = 0; i < n; i++)
+      if (cb(arg, &recs[i])) goto out;
+    if (n < INTEREST_CHUNK) break;
+    memcpy(last, recs[n - 1].id, sizeof last);
+  }
+out:
+  free(recs);
+  return rc;
+}
+
+static int interest_event(struct cpns_store *st, const char *id, uint64_t seq,
+                          const char *events) {
+  struct sqlite_store *s = impl(st);
+  int rc = check_str(id, CPNS_ID_MAX, false);
+  if (!rc) rc = check_str(events, CPNS_INTEREST_TEXT_MAX, false);
+  if (rc) return rc;
+  if (seq > INT64_MAX) return CPNS_ERR_INVAL;
+  sqlite3_stmt *q = s->stmt[S_INT_EVENT];
+  if ((bind_str(q, 1, id) | sqlite3_bind_int64(q, 2, (int64_t)seq) | bind_str(q, 3, events)) !=
+      SQLITE_OK)
+    return stmt_fail(s, q, "interest_event: bind");
+  rc = run(s, S_INT_EVENT, "interest_event");
+  if (!rc && sqlite3_changes(s->db) == 0) rc = CPNS_ERR_NOTFOUND;
+  return rc;
+}
+
 /* ---- open and close ------------------------------------------------------ */
 
 /* Also used to undo a half-done open, so every field may still be NULL. */
@@ -1599,6 +2253,19 @@ static const struct cpns_store_ops sqlite_ops = {
     .group_sync = group_sync,
     .group_ids_of_pn = group_ids_of_pn,
     .group_member_pns = group_member_pns,
+    .service_put = service_put,
+    .service_get = service_get,
+    .service_delete = service_delete,
+    .service_count = service_count,
+    .service_find = service_find,
+    .service_expire = service_expire,
+    .service_remove = service_remove,
+    .interest_put = interest_put,
+    .interest_get = interest_get,
+    .interest_delete = interest_delete,
+    .interest_count = interest_count,
+    .interest_list = interest_list,
+    .interest_event = interest_event,
 };
 
 /* Writes the reason for a failed open into err, or logs it when the caller

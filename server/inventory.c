@@ -35,6 +35,9 @@ static unsigned relations(const struct cpns_req *req, unsigned wanted, void *arg
   if (p->role == CPNS_PEER_ENROLLEE) rel |= CPNS_REL_ENROLLEE;
   if (req->nseg >= 1 && strcmp(req->seg[0], "groups") == 0) {
     rel |= groups__relations(srv, req, wanted); /* SELF there is groups/{g}/members/{id} */
+  } else if (req->nseg >= 1 &&
+             (strcmp(req->seg[0], "services") == 0 || strcmp(req->seg[0], "interests") == 0)) {
+    rel |= directory__relations(srv, req, wanted);
   } else if (req->nseg >= 2 && strcmp(p->identity, req->seg[1]) == 0) {
     rel |= CPNS_REL_SELF; /* keys/{id} */
   }
@@ -317,6 +320,7 @@ static void delete_entity(struct cpns_req *req, void *arg) {
   }
   log_notice(MOD, "%s %s from PN %s (by %s)", id, expel ? "expelled" : "removed", pn,
              req->peer->identity);
+  directory__entity_gone(srv, pn, id); /* its services leave with it */
   if (op) {
     char path[2 * CPNS_ID_MAX + 32];
     snprintf(path, sizeof path, "pns/%s/entities/%s", pn, id);
@@ -367,6 +371,7 @@ static void delete_pn(struct cpns_req *req, void *arg) {
     return;
   }
   log_notice(MOD, "PN %s removed (by %s)", pn, req->peer->identity);
+  directory__entity_gone(srv, pn, NULL);
   if (op) {
     char path[CPNS_ID_MAX + 8];
     snprintf(path, sizeof path, "pns/%s", pn);

@@ -35,6 +35,19 @@ static const struct cpns_option server_options[] = {
                "Most entities one PN may have."),
     CPNS_OPT_I("limits", "list_page_max", S, list_page_max, "100", 1, 1000, false,
                "Most PNs in one page of GET /pns."),
+    CPNS_OPT_I("limits", "max_services", S, max_services, "1000000", 1, 100000000, false,
+               "Most services the Metadata Directory holds."),
+    CPNS_OPT_I("limits", "max_services_per_offerer", S, max_services_per_offerer, "64", 1, 100000,
+               false, "Most services one identity may publish."),
+    CPNS_OPT_I("limits", "service_page_max", S, service_page_max, "50", 1, 1000, false,
+               "Most services in one page of a lookup, and the page size when none is asked."),
+    CPNS_OPT_I("limits", "lookup_budget", S, lookup_budget, "1000", 1, 1000000, false,
+               "Most candidate services one lookup examines; beyond, it answers a shorter page "
+               "with a cursor to go on from."),
+    CPNS_OPT_I("limits", "max_interests", S, max_interests, "1000", 0, 100000, false,
+               "Most saved interests (each an observable resource, within max_observables)."),
+    CPNS_OPT_I("limits", "max_interests_per_owner", S, max_interests_per_owner, "8", 1, 1000, false,
+               "Most interests one identity may save."),
     CPNS_NODE_LIMIT_OPTIONS(S, "4096", "128", "4096", "10000", "2000", "4"),
     CPNS_LOG_OPTIONS(S),
 };
@@ -102,7 +115,8 @@ int main(int argc, char **argv) {
     goto out;
   }
   srv.links = gwlinks__new((size_t)srv.conf.limits.max_sessions);
-  if (!srv.links || inventory__init(&srv) || keys__init(&srv) || groups__init(&srv)) {
+  if (!srv.links || inventory__init(&srv) || keys__init(&srv) || groups__init(&srv) ||
+      directory__init(&srv)) {
     log_err("server", "initialization failed");
     ex = CPNS_EXIT_SOFTWARE;
     goto out;
@@ -127,6 +141,7 @@ out:
   gwlinks__free(srv.links);
   cpns_node_free(srv.node);
   groups__free(&srv);
+  directory__free(&srv);
   keys__free(&srv);
   cpns_store_close(srv.store);
   cpns_keyring_free(srv.keyring);

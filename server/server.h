@@ -24,6 +24,12 @@ struct server_conf {
   long max_entities_per_pn;
   long max_group_members;
   long list_page_max;
+  long max_services;             /* the Metadata Directory (directory.c) */
+  long max_services_per_offerer;
+  long service_page_max;
+  long lookup_budget;
+  long max_interests;
+  long max_interests_per_owner;
   struct cpns_node_limits limits;
   int log_level;
   char log_target[16];
@@ -43,6 +49,7 @@ struct server {
   struct gwlinks *links;
   struct cpns_keycache *creds; /* issued keys and pending enrollments, cached */
   struct cpns_groups *groups;  /* the Service Groups' authority (lib/groups.h) */
+  struct directory *dir;       /* the Metadata Directory's interests (directory.c) */
 };
 
 /* inventory.c: PN registration (5.5.6) and PN management (5.5.10). */
@@ -67,6 +74,17 @@ void groups__free(struct server *srv);
 /* The caller's relations to the group in a groups/... path: owner, member,
  * itself as the path's member, and whether it may join. */
 unsigned groups__relations(struct server *srv, const struct cpns_req *req, unsigned wanted);
+
+/* directory.c: the Metadata Directory, service publication and discovery
+ * (5.5.5). */
+int directory__init(struct server *srv);
+void directory__free(struct server *srv);
+/* The caller's relations to a services/{id} or interests/{id} path: the
+ * service's offerer, the interest's owner, a PNE through its gateway. */
+unsigned directory__relations(struct server *srv, const struct cpns_req *req, unsigned wanted);
+/* Entity offerer left PN pn (or was expelled): its services go. offerer
+ * NULL: the PN is gone, and every service of it. */
+void directory__entity_gone(struct server *srv, const char *pn, const char *offerer);
 
 /* gwlinks.c: the session each PN GW opened, for CPNS-7 requests. */
 struct gwlinks *gwlinks__new(size_t max);

@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "service.h"
 #include "store.h"
 
 /* This run's mkdtemp directory; half of PATH_MAX leaves room for file names. */
@@ -1264,6 +1265,8 @@ static void test_migrate_from_v1(void **state) {
   sqlite3 *db = raw_open(f->path);
   assert_int_equal(sqlite3_exec(db,
                                 "BEGIN; DROP TABLE group_member; DROP TABLE service_group;"
+                                " DROP TABLE service_keyword; DROP TABLE service;"
+                                " DROP TABLE interest;"
                                 " DROP TABLE credential; DROP TABLE enrollment;"
                                 " PRAGMA user_version = 1; COMMIT;",
                                 NULL, NULL, NULL),
@@ -1480,6 +1483,389 @@ static void test_group_replicas(void **state) {
   assert_string_equal(pn, "office");
 }
 
+/* ---- the Metadata Directory (issue 4) ------------------------------------ */
+
+/* A service of offerer in pn with the given keywords ("a b c") and
+ * visibility, expiring at expires. */
+static struct cpns_service mksvc(const char *id, const char *offerer, const char *pn,
+                                 const char *keywords, enum cpns_visibility vis, int64_t expires) {
+  struct cpns_service s;
+  memset(&s, 0, sizeof s);
+  snprintf(s.id, sizeof s.id, "%s", id);
+  snprintf(s.offerer, sizeof s.offerer, "%s", offerer);
+  snprintf(s.pn, sizeof s.pn, "%s", pn);
+  snprintf(s.name, sizeof s.name, "service %s", id);
+  char buf[256];
+  snprintf(buf, sizeof buf, "%s", keywords);
+  char *save = NULL;
+  for (char *k = strtok_r(buf, " ", &save); k; k = strtok_r(NULL, " ", &save))
+    snprintf(s.keywords[s.nkeywords++], sizeof s.keywords[0], "%s", k);
+  s.visibility = vis;
+  snprintf(s.uris[0], sizeof s.uris[0], "coap://%s.example/x", id);
+  s.nuris = 1;
+  s.lifetime = 3600;
+  s.created_at = 100;
+  s.updated_at = 100;
+  s.expires_at = expires;
+  return s;
+}
+
+static void put_svc(struct cpns_store *st, const char *id, const char *offerer, const char *pn,
+                    const char *keywords, enum cpns_visibility vis) {
+  struct cpns_service s = mksvc(id, offerer, pn, keywords, vis, 10000);
+  assert_int_equal(st->ops->service_put(st, &s), 0);
+}
+
+struct found {
+  char ids[1024];
+  unsigned n, stop_after; /* 0: never stop */
+};
+
+static int collect_service(void *arg, const struct cpns_service *s) {
+  struct found *fd = arg;
+  size_t len = strlen(fd->ids);
+  snprintf(fd->ids + len, sizeof fd->ids - len, "%s%s", len ? " " : "", s->id);
+  fd->n++;
+  return fd->stop_after && fd->n >= fd->stop_after;
+}
+
+/* Runs a lookup given as a URI query for a caller of viewer_pn (see_all for
+ * the operator) and returns the ids found, space-separated; *more and last
+ * as the store said. */
+static const char *find(struct cpns_store *st, const char *query, const char *viewer_pn,
+                        bool see_all, unsigned budget, unsigned stop_after, bool *more,
+                        char last[CPNS_ID_MAX + 1], int want_rc) {
+  static struct found fd;
+  memset(&fd, 0, sizeof fd);
+  fd.stop_after = stop_after;
+  struct cpns_service_query q;
+  char err[160];
+  if (cpns_service_query_parse_uri(query, &q, err, sizeof err)) fail_msg("%s: %s", query, err);
+  struct cpns_service_find f = {&q, see_all, viewer_pn, 1000, budget};
+  bool m = false;
+  char l[CPNS_ID_MAX + 1];
+  int rc = st->ops->service_find(st, &f, collect_service, &fd, l, &m);
+  if (rc != want_rc) fail_msg("%s: rc %d, wanted %d", query, rc, want_rc);
+  if (more) *more = m;
+  if (last) memcpy(last, l, sizeof l);
+  return fd.ids;
+}
+
+static void test_service_put_get(void **state) {
+  struct fixture *f = *state;
+  struct cpns_store *st = f->st;
+  struct cpns_service s = mksvc("s1", "gw-home", "home", "tv video", CPNS_VIS_PUBLIC, 5000);
+  s.nrequires = 1;
+  snprintf(s.requires[0].cap, sizeof s.requires[0].cap, "screen_width");
+  s.requires[0].op = CPNS_REQ_RANGE;
+  s.requires[0].has_min = true;
+  s.requires[0].min = 640;
+  assert_int_equal(st->ops->service_put(st, &s), 0);
+  struct cpns_service got;
+  assert_int_equal(st->ops->service_get(st, "s1", &got), 0);
+  assert_memory_equal(&got, &s, sizeof s);
+  /* Replacing keeps created_at and changes the keywords. */
+  struct cpns_service s2 = mksvc("s1", "gw-home", "home", "radio", CPNS_VIS_PN, 6000);
+  s2.created_at = 999;
+  s2.updated_at = 200;
+  assert_int_equal(st->ops->service_put(st, &s2), 0);
+  assert_int_equal(st->ops->service_get(st, "s1", &got), 0);
+  assert_int_equal(got.created_at, 100);
+  assert_int_equal(got.updated_at, 200);
+  assert_int_equal(got.visibility, CPNS_VIS_PN);
+  assert_string_equal(find(st, "kw=tv", "home", false, 100, 0, NULL, NULL, 0), "");
+  assert_string_equal(find(st, "kw=radio", "home", false, 100, 0, NULL, NULL, 0), "s1");
+  uint64_t n = 9;
+  assert_int_equal(st->ops->service_count(st, NULL, &n), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(st->ops->service_count(st, "gw-home", &n), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(st->ops->service_count(st, "gw-other", &n), 0);
+  assert_int_equal(n, 0);
+  /* What the store refuses. */
+  struct cpns_service bad = mksvc("s2", "gw-x", "", "k", CPNS_VIS_PN, 1);
+  assert_int_equal(st->ops->service_put(st, &bad), CPNS_ERR_INVAL); /* private without a PN */
+  bad = mksvc("", "gw-x", "p", "k", CPNS_VIS_PN, 1);
+  assert_int_equal(st->ops->service_put(st, &bad), CPNS_ERR_INVAL);
+  bad = mksvc("s2", "gw-x", "p", "", CPNS_VIS_PN, 1);
+  assert_int_equal(st->ops->service_put(st, &bad), CPNS_ERR_INVAL); /* no keyword */
+  bad = mksvc("s2", "gw-x", "p", "k", CPNS_VIS_PN, 1);
+  memset(bad.offerer, 'o', sizeof bad.offerer);
+  assert_int_equal(st->ops->service_put(st, &bad), CPNS_ERR_TOOBIG);
+  /* Delete: the service and its keywords go. */
+  assert_int_equal(st->ops->service_delete(st, "s1"), 0);
+  assert_int_equal(st->ops->service_delete(st, "s1"), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->service_get(st, "s1", &got), CPNS_ERR_NOTFOUND);
+  char long_id[CPNS_ID_MAX + 2];
+  memset(long_id, 'x', sizeof long_id - 1);
+  long_id[sizeof long_id - 1] = '\0';
+  assert_int_equal(st->ops->service_get(st, long_id, &got), CPNS_ERR_NOTFOUND);
+  sqlite3 *db = raw_open(f->path);
+  assert_int_equal(raw_int(db, "SELECT count(*) FROM service_keyword"), 0);
+  sqlite3_close(db);
+}
+
+static void test_service_find(void **state) {
+  struct fixture *f = *state;
+  struct cpns_store *st = f->st;
+  put_svc(st, "a1", "gw-home", "home", "tv video", CPNS_VIS_PN);
+  put_svc(st, "a2", "phone", "home", "video music", CPNS_VIS_PUBLIC);
+  put_svc(st, "b1", "gw-office", "office", "tv printer", CPNS_VIS_PN);
+  put_svc(st, "b2", "gw-office", "office", "video videoconf", CPNS_VIS_PUBLIC);
+  put_svc(st, "c1", "op", "", "video", CPNS_VIS_PUBLIC);
+  /* keywords: all, any, prefix; what home sees */
+  assert_string_equal(find(st, "kw=video", "home", false, 100, 0, NULL, NULL, 0), "a1 a2 b2 c1");
+  assert_string_equal(find(st, "kw=tv,video", "home", false, 100, 0, NULL, NULL, 0), "a1");
+  assert_string_equal(find(st, "kw=tv,music&match=any", "home", false, 100, 0, NULL, NULL, 0),
+                      "a1 a2");
+  assert_string_equal(find(st, "kw=vid&match=prefix", "home", false, 100, 0, NULL, NULL, 0),
+                      "a1 a2 b2 c1");
+  assert_string_equal(find(st, "kw=videoc,pri&match=prefix", "office", false, 100, 0, NULL, NULL, 0),
+                      "b1 b2");
+  assert_string_equal(find(st, "kw=zz&match=prefix", "home", false, 100, 0, NULL, NULL, 0), "");
+  /* visibility: office's private TV is not home's, the operator sees all,
+   * a caller of no PN sees the public ones */
+  assert_string_equal(find(st, "kw=tv", "home", false, 100, 0, NULL, NULL, 0), "a1");
+  assert_string_equal(find(st, "kw=tv", "office", false, 100, 0, NULL, NULL, 0), "b1");
+  assert_string_equal(find(st, "kw=tv", "", true, 100, 0, NULL, NULL, 0), "a1 b1");
+  assert_string_equal(find(st, "kw=tv", "", false, 100, 0, NULL, NULL, 0), "");
+  /* offerer and PN */
+  assert_string_equal(find(st, "offerer=gw-office", "home", false, 100, 0, NULL, NULL, 0), "b2");
+  assert_string_equal(find(st, "offerer=gw-office", "office", false, 100, 0, NULL, NULL, 0), "b1 b2");
+  assert_string_equal(find(st, "pn=home", "home", false, 100, 0, NULL, NULL, 0), "a1 a2");
+  assert_string_equal(find(st, "pn=home", "office", false, 100, 0, NULL, NULL, 0), "a2");
+  assert_string_equal(find(st, "kw=video&pn=office", "home", false, 100, 0, NULL, NULL, 0), "b2");
+  assert_string_equal(find(st, "kw=video&offerer=phone", "office", false, 100, 0, NULL, NULL, 0), "a2");
+  /* paging: a full page says more follow, after the last one */
+  bool more = false;
+  char last[CPNS_ID_MAX + 1];
+  assert_string_equal(find(st, "kw=video", "home", false, 100, 2, &more, last, 0), "a1 a2");
+  assert_true(more);
+  assert_string_equal(last, "a2");
+  assert_string_equal(find(st, "kw=video&after=a2", "home", false, 100, 2, &more, last, 0), "b2 c1");
+  assert_false(more); /* nothing after c1 */
+  assert_string_equal(find(st, "kw=video&after=c1", "home", false, 100, 2, &more, last, 0), "");
+  assert_false(more);
+  assert_string_equal(last, ""); /* past the end: nothing examined */
+  /* the budget: candidates examined, found or not */
+  assert_string_equal(find(st, "kw=tv", "", true, 1, 0, &more, last, 0), "a1");
+  assert_true(more);
+  assert_string_equal(last, "a1");
+  assert_string_equal(find(st, "kw=video&pn=office", "home", false, 1, 0, &more, last, 0), "");
+  assert_true(more); /* the public a2 examined (home's private a1 is not office's); b2 waits */
+  assert_string_equal(last, "a2");
+  /* expired services are passed over */
+  struct cpns_service old = mksvc("a0", "gw-home", "home", "video", CPNS_VIS_PUBLIC, 1000);
+  assert_int_equal(st->ops->service_put(st, &old), 0);
+  assert_string_equal(find(st, "kw=video", "home", false, 100, 0, NULL, NULL, 0), "a1 a2 b2 c1");
+  /* capabilities */
+  struct cpns_service w = mksvc("d1", "gw-home", "home", "wide", CPNS_VIS_PUBLIC, 10000);
+  w.nrequires = 1;
+  snprintf(w.requires[0].cap, sizeof w.requires[0].cap, "screen_width");
+  w.requires[0].op = CPNS_REQ_RANGE;
+  w.requires[0].has_min = true;
+  w.requires[0].min = 1000;
+  assert_int_equal(st->ops->service_put(st, &w), 0);
+  assert_string_equal(find(st, "kw=wide&caps=screen_width:1920", "x", false, 100, 0, NULL, NULL, 0), "d1");
+  assert_string_equal(find(st, "kw=wide&caps=screen_width:800", "x", false, 100, 0, NULL, NULL, 0), "");
+  assert_string_equal(find(st, "kw=wide", "x", false, 100, 0, NULL, NULL, 0), "d1");
+  /* refused: a query for everything; a prefix standing for too many */
+  find(st, "limit=5", "home", false, 100, 0, NULL, NULL, CPNS_ERR_INVAL);
+  for (int i = 0; i <= CPNS_PREFIX_EXPANSION_MAX; i++) {
+    char id[16], kw[32];
+    snprintf(id, sizeof id, "m%d", i);
+    snprintf(kw, sizeof kw, "many%03d", i);
+    put_svc(st, id, "gw-home", "home", kw, CPNS_VIS_PUBLIC);
+  }
+  find(st, "kw=ma&match=prefix", "home", false, 100, 0, NULL, NULL, CPNS_ERR_TOOBIG);
+  assert_string_equal(find(st, "kw=many064&match=prefix", "home", false, 100, 0, NULL, NULL, 0), "m64");
+}
+
+static int count_removed(void *arg, const struct cpns_service *s) {
+  struct found *fd = arg;
+  return collect_service(fd, s);
+}
+
+static void test_service_expire_remove(void **state) {
+  struct fixture *f = *state;
+  struct cpns_store *st = f->st;
+  for (int i = 0; i < 150; i++) {
+    char id[16];
+    snprintf(id, sizeof id, "e%03d", i);
+    struct cpns_service s = mksvc(id, "gw-home", "home", "old", CPNS_VIS_PUBLIC, 50 + i % 3);
+    assert_int_equal(st->ops->service_put(st, &s), 0);
+  }
+  struct cpns_service keep = mksvc("k1", "gw-home", "home", "old", CPNS_VIS_PUBLIC, 500);
+  assert_int_equal(st->ops->service_put(st, &keep), 0);
+  struct found fd;
+  memset(&fd, 0, sizeof fd);
+  assert_int_equal(st->ops->service_expire(st, 52, count_removed, &fd), 0);
+  assert_int_equal(fd.n, 150); /* more than one chunk, each reported */
+  uint64_t n;
+  assert_int_equal(st->ops->service_count(st, NULL, &n), 0);
+  assert_int_equal(n, 1);
+  memset(&fd, 0, sizeof fd);
+  assert_int_equal(st->ops->service_expire(st, 52, count_removed, &fd), 0);
+  assert_int_equal(fd.n, 0);
+  /* an entity leaves: its services go, not those of its PN's others, nor
+   * its namesake's in another PN */
+  put_svc(st, "p1", "phone", "home", "x", CPNS_VIS_PN);
+  put_svc(st, "p2", "phone", "home", "y", CPNS_VIS_PUBLIC);
+  put_svc(st, "p3", "phone", "other", "y", CPNS_VIS_PUBLIC);
+  put_svc(st, "g1", "gw-home", "home", "x", CPNS_VIS_PN);
+  memset(&fd, 0, sizeof fd);
+  assert_int_equal(st->ops->service_remove(st, "home", "phone", count_removed, &fd), 0);
+  assert_string_equal(fd.ids, "p1 p2");
+  struct cpns_service got;
+  assert_int_equal(st->ops->service_get(st, "p3", &got), 0);
+  /* a PN removed: all of its services */
+  memset(&fd, 0, sizeof fd);
+  assert_int_equal(st->ops->service_remove(st, "home", NULL, count_removed, &fd), 0);
+  assert_string_equal(fd.ids, "g1 k1");
+  assert_int_equal(st->ops->service_count(st, NULL, &n), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(st->ops->service_remove(st, "nowhere", NULL, NULL, NULL), 0);
+}
+
+/* Every lookup statement reads an index range: SQLite's plan for each
+ * shows a SEARCH, never a SCAN nor a temporary B-tree for the order. */
+static void test_service_plans(void **state) {
+  struct fixture *f = *state;
+  sqlite3 *db = raw_open(f->path);
+  static const char *const sql[] = {
+      "SELECT service FROM service_keyword WHERE keyword = 'a' AND scope = '' AND service > ''"
+      " ORDER BY service LIMIT 16",
+      "SELECT service FROM service_keyword INDEXED BY service_keyword_any WHERE keyword = 'a'"
+      " AND service > '' ORDER BY service LIMIT 16",
+      "SELECT id FROM service INDEXED BY service_by_offerer WHERE offerer = 'a' AND id > ''"
+      " ORDER BY id LIMIT 16",
+      "SELECT id FROM service INDEXED BY service_by_pn WHERE pn = 'a' AND id > '' ORDER BY id"
+      " LIMIT 16",
+      "SELECT keyword FROM service_keyword WHERE keyword > 'ab' AND keyword < 'ac' ORDER BY"
+      " keyword LIMIT 1",
+      "SELECT id FROM service INDEXED BY service_expiry WHERE expires_at <= 5 ORDER BY"
+      " expires_at LIMIT 64",
+      "SELECT id, offerer, pn, doc, created_at, updated_at, expires_at FROM service WHERE id = 'a'",
+  };
+  for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
+    char plan[512] = "";
+    sqlite3_stmt *q = NULL;
+    char full[1024];
+    snprintf(full, sizeof full, "EXPLAIN QUERY PLAN %s", sql[i]);
+    assert_int_equal(sqlite3_prepare_v2(db, full, -1, &q, NULL), SQLITE_OK);
+    while (sqlite3_step(q) == SQLITE_ROW) {
+      size_t n = strlen(plan);
+      snprintf(plan + n, sizeof plan - n, "%s; ", (const char *)sqlite3_column_text(q, 3));
+    }
+    sqlite3_finalize(q);
+    if (!strstr(plan, "SEARCH") || strstr(plan, "SCAN") || strstr(plan, "TEMP B-TREE"))
+      fail_msg("%s: plan %s", sql[i], plan);
+  }
+  sqlite3_close(db);
+}
+
+/* 20,000 services: a keyword of three of them is found by examining those
+ * three only. */
+static void test_service_find_large(void **state) {
+  struct fixture *f = *state;
+  struct cpns_store *st = f->st;
+  for (int i = 0; i < 20000; i++) {
+    char id[16], kw[64];
+    snprintf(id, sizeof id, "s%05d", i);
+    snprintf(kw, sizeof kw, "common k%d%s", i % 5000, i % 7000 == 0 ? " rare" : "");
+    put_svc(st, id, "gw", "home", kw, i % 2 ? CPNS_VIS_PUBLIC : CPNS_VIS_PN);
+  }
+  bool more = true;
+  char last[CPNS_ID_MAX + 1];
+  assert_string_equal(find(st, "kw=rare", "home", false, 3, 0, &more, last, 0), "s00000 s07000 s14000");
+  assert_false(more);
+  assert_string_equal(find(st, "kw=rare,common", "home", false, 3, 0, &more, last, 0),
+                      "s00000 s07000 s14000");
+  /* a page of a popular keyword stops after the page */
+  assert_string_equal(find(st, "kw=common", "x", false, 1000, 3, &more, last, 0),
+                      "s00001 s00003 s00005");
+  assert_true(more);
+  assert_string_equal(last, "s00005");
+}
+
+static int collect_interest(void *arg, const struct cpns_interest_rec *i) {
+  struct found *fd = arg;
+  size_t len = strlen(fd->ids);
+  snprintf(fd->ids + len, sizeof fd->ids - len, "%s%s", len ? " " : "", i->id);
+  fd->n++;
+  return 0;
+}
+
+static void test_interests(void **state) {
+  struct fixture *f = *state;
+  struct cpns_store *st = f->st;
+  struct cpns_interest_rec r;
+  memset(&r, 0, sizeof r);
+  snprintf(r.owner, sizeof r.owner, "gw-home");
+  snprintf(r.owner_pn, sizeof r.owner_pn, "home");
+  snprintf(r.query, sizeof r.query, "{\"kw\":[\"tv\"],\"match\":\"all\"}");
+  snprintf(r.events, sizeof r.events, "[]");
+  r.created_at = 10;
+  for (int i = 0; i < 20; i++) {
+    snprintf(r.id, sizeof r.id, "i%02d", i);
+    if (i == 19) snprintf(r.owner, sizeof r.owner, "admin"), r.see_all = true;
+    assert_int_equal(st->ops->interest_put(st, &r), 0);
+  }
+  uint64_t n;
+  assert_int_equal(st->ops->interest_count(st, NULL, &n), 0);
+  assert_int_equal(n, 20);
+  assert_int_equal(st->ops->interest_count(st, "gw-home", &n), 0);
+  assert_int_equal(n, 19);
+  struct found fd;
+  memset(&fd, 0, sizeof fd);
+  assert_int_equal(st->ops->interest_list(st, collect_interest, &fd), 0);
+  assert_int_equal(fd.n, 20); /* over more than one chunk, in order */
+  assert_true(strncmp(fd.ids, "i00 i01 i02", 11) == 0);
+  assert_int_equal(st->ops->interest_event(st, "i03", 7, "[{\"seq\":7}]"), 0);
+  assert_int_equal(st->ops->interest_event(st, "nope", 7, "[]"), CPNS_ERR_NOTFOUND);
+  struct cpns_interest_rec got;
+  assert_int_equal(st->ops->interest_get(st, "i03", &got), 0);
+  assert_int_equal(got.seq, 7);
+  assert_string_equal(got.events, "[{\"seq\":7}]");
+  assert_string_equal(got.query, r.query);
+  assert_int_equal(st->ops->interest_get(st, "i19", &got), 0);
+  assert_true(got.see_all);
+  assert_int_equal(st->ops->interest_delete(st, "i03"), 0);
+  assert_int_equal(st->ops->interest_delete(st, "i03"), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->interest_get(st, "i03", &got), CPNS_ERR_NOTFOUND);
+  r.query[0] = '\0';
+  assert_int_equal(st->ops->interest_put(st, &r), CPNS_ERR_INVAL);
+  /* they survive a reopen */
+  cpns_store_close(st);
+  char err[256];
+  assert_int_equal(cpns_store_sqlite_open(f->path, CPNS_STORE_SYNC_NORMAL, &f->st, err, sizeof err), 0);
+  st = f->st;
+  assert_int_equal(st->ops->interest_count(st, NULL, &n), 0);
+  assert_int_equal(n, 19);
+  put_svc(st, "s1", "gw", "home", "tv", CPNS_VIS_PUBLIC);
+  cpns_store_close(st);
+  assert_int_equal(cpns_store_sqlite_open(f->path, CPNS_STORE_SYNC_NORMAL, &f->st, err, sizeof err), 0);
+  st = f->st;
+  struct cpns_service s;
+  assert_int_equal(st->ops->service_get(st, "s1", &s), 0);
+  assert_string_equal(find(st, "kw=tv", "x", false, 10, 0, NULL, NULL, 0), "s1");
+}
+
+/* A stored description that is not one (written behind the store's back)
+ * is an error, never a service. */
+static void test_service_bad_doc(void **state) {
+  struct fixture *f = *state;
+  struct cpns_store *st = f->st;
+  put_svc(st, "s1", "gw", "home", "tv", CPNS_VIS_PUBLIC);
+  sqlite3 *db = raw_open(f->path);
+  assert_int_equal(sqlite3_exec(db, "UPDATE service SET doc = '{\"name\":5}'", NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(db);
+  struct cpns_service s;
+  assert_int_equal(st->ops->service_get(st, "s1", &s), CPNS_ERR_STORE);
+  find(st, "kw=tv", "x", false, 10, 0, NULL, NULL, CPNS_ERR_STORE);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_state_names),
@@ -1515,6 +1901,13 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_secret_bad_blob, setup, teardown),
       cmocka_unit_test_setup_teardown(test_migrate_from_v1, setup, teardown),
       cmocka_unit_test_setup_teardown(test_groups, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_service_put_get, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_service_find, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_service_expire_remove, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_service_plans, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_service_find_large, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_interests, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_service_bad_doc, setup, teardown),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
