@@ -45,6 +45,7 @@ check "the member observing at the gateway is pushed the key of epoch 3" \
 check "the membership observer is told of the new member" \
   wait_for 10 grep -q '"set-top-box"' "$T/members.out"
 out=$(ctlj set-top-box.ctl group key fam)
+secrets_in <(echo "$out") "group key"
 check "a member pulls the key through its PNE and gateway" has "$out" '"epoch": ?3'
 
 out=$(ctl mp3-player.ctl group expel fam set-top-box 2>&1 || true)
@@ -89,4 +90,8 @@ check "its key epoch went on from the local one: 3" test "$(epoch_at server.ctl 
 check "the gateway's copy is the server's now" \
   wait_for 10 bash -c "'$CTL' -t 5000 -j -P '$NET/mp3-player.ctl' group key trip | grep -Eq '\"epoch\": ?3'"
 check "the daemons keep serving" ctl server.ctl pn show home
+ctlj mp3-player.ctl group key trip > "$T/trip-key.json" || true
+secrets_in "$T/trip-key.json" "group key"
+secrets_in "$T/key.out" "group key"
+check "no group key appears in any log" no_secret_in_logs
 finish
