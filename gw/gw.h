@@ -84,6 +84,10 @@ unsigned groups__relations(struct gw *gw, const struct cpns_req *req, unsigned w
  * and hand the local groups over. */
 void groups__registered(struct gw *gw);
 
+/* services.c: the PNEs' requests to the Metadata Directory (services,
+ * interests), relayed to the server On-Behalf-Of each PNE. */
+int services__init(struct gw *gw);
+
 /* upstream.c: the CPNS-2 session to the server, PN registration, refresh,
  * and the queue that carries local changes to the server in order. */
 enum up_op { UP_PN_PUT, UP_PN_DELETE, UP_ENT_PUT, UP_ENT_DELETE, UP_ENT_EXPEL, UP_ENT_ADD };

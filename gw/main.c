@@ -166,6 +166,7 @@ int main(int argc, char **argv) {
     goto out;
   }
   if (pn__init(&gw) || upstream__init(&gw) || keys__init(&gw) || groups__init(&gw) ||
+      services__init(&gw) ||
       cpns_node_route_as(gw.node, COAP_REQUEST_CODE_GET, "neighbors", CPNS_REL_ANY, "read",
                          get_neighbors, &gw)) {
     log_err("gw", "initialization failed");

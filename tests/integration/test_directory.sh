@@ -144,6 +144,25 @@ check "the gateway reports that the PNE left" ctl gw-a.ctl delete pns/a/entities
 check "the PNE's services are gone with it" test -z "$(find_ids gw-a.ctl --kw camera)"
 check "  (the gateway's own are still there)" test "$(find_ids gw-a.ctl --kw tv)" = "$TV "
 
+# ---- a PNE through a real gateway (CPNS-1, relayed On-Behalf-Of) ----
+start_gw
+printf '[cpnsctl]\nuri = coaps://127.0.0.1:37681\nidentity = phone\nkey_file = %s\n' "$NET/phone.key" > "$NET/phone-gw.ctl"
+check "the gateway registers its PN at the server" wait_for 20 ctl server.ctl pn show home
+ctl phone-gw.ctl put pns/home/entities/phone '{"name":"Phone","type":"phone","roles":["pne"],"lt":60}' >/dev/null
+check "a PNE registers with its gateway, which reports it" wait_for 20 is_state server.ctl home phone online
+PCAM=$(publish phone-gw.ctl "Phone camera" pn '["camera","photo"]')
+check "the PNE publishes through its gateway" test -n "$PCAM"
+check "  its offerer is the PNE, in the gateway's PN" \
+  bash -c "'$CTL' -P '$NET/server.ctl' service show '$PCAM' | grep -q 'offerer      phone of PN home'"
+check "the PNE finds its service through the gateway" test "$(find_ids phone-gw.ctl --kw photo)" = "$PCAM "
+check "another PN's gateway does not" none_found gw-a.ctl --kw photo
+out=$(ctl phone-gw.ctl service unpublish "$PRINTER" 2>&1 || true)
+check "the PNE may not remove another offerer's service (4.03, from the server)" has "$out" '4\.03'
+check "the gateway expels the PNE" ctl gw.ctl pn expel home phone
+check "the PNE's services are withdrawn at the server" wait_for 10 none_found server.ctl --kw photo
+out=$(ctl phone-gw.ctl service find --kw tv 2>&1 || true)
+check "an expelled PNE is no longer relayed (4.03)" has "$out" '4\.03'
+
 # ---- paging: a stable order, a cursor, the end ----
 for i in 1 2 3 4 5 6 7; do publish gw-c.ctl "C page $i" public '["page"]' >/dev/null; done
 all=$(ctlj gw-a.ctl service find --kw page --limit 7 | sed -n 's/.*"id": "\([0-9a-f]*\)".*/\1/p' | tr '\n' ' ')
