@@ -8,6 +8,7 @@
 #ifndef CPNS_STORE_H
 #define CPNS_STORE_H
 
+#include <cpns/capabilities.h>
 #include <cpns/cpns.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -131,6 +132,77 @@ struct cpns_service_find {
   int64_t now;           /* services with expires_at <= now are passed over */
   unsigned budget;       /* candidates examined at most (> 0) */
 };
+
+/* Device capabilities (spec 5.5.1, issue 5): an entity's document as its
+ * canonical JSON text (lib/capabilities.h), with the holder's revision. */
+struct cpns_caps_rec {
+  char pn[CPNS_ID_MAX + 1];
+  char id[CPNS_ID_MAX + 1];
+  uint64_t rev;       /* 1 for the first document, +1 on every change */
+  int64_t updated_at; /* unix seconds of the last change */
+  char doc[CPNS_CAPDOC_TEXT_MAX + 1];
+};
+typedef int (*cpns_caps_cb)(void *arg, const struct cpns_caps_rec *c);
+
+/* Status management (spec 5.5.3, lib/status.h). The latest status
+ * document of an entity, as its compact JSON text; it goes with its entity
+ * (leave, expulsion, PN removal). */
+#define CPNS_STORE_STATUS_TEXT_MAX 1024 /* = CPNS_STATUS_ENCODED_MAX */
+#define CPNS_STORE_ATTR_MAX 24          /* = CPNS_STATUS_ATTR_NAME_MAX */
+struct cpns_status_rec {
+  char pn[CPNS_ID_MAX + 1];
+  char id[CPNS_ID_MAX + 1];
+  char doc[CPNS_STORE_STATUS_TEXT_MAX + 1];
+  int64_t updated_at; /* unix seconds of the last change */
+};
+typedef int (*cpns_status_cb)(void *arg, const struct cpns_status_rec *r);
+
+/* An observer of a status resource kept by identity (a PN GW's), resumed on
+ * that identity's next session, with what was last reported to it. */
+#define CPNS_STORE_TOKEN_MAX 8
+#define CPNS_STORE_QUERY_MAX 256
+struct cpns_statobs_rec {
+  char session_identity[CPNS_ID_MAX + 1]; /* key, with token */
+  uint8_t token[CPNS_STORE_TOKEN_MAX];
+  size_t toklen;
+  char identity[CPNS_ID_MAX + 1]; /* who observes (a PNE when relayed for it) */
+  char pn[CPNS_ID_MAX + 1];
+  int role;                       /* enum cpns_peer_role */
+  char via[CPNS_ID_MAX + 1];
+  char topic[2 * CPNS_ID_MAX + 2]; /* "pn/id" */
+  char attr[CPNS_STORE_ATTR_MAX + 1];
+  char query[CPNS_STORE_QUERY_MAX + 1];
+  int accept;
+  int ref_state;   /* the last reported sample (condobs.h) */
+  bool ref_has;
+  double ref_value;
+  uint64_t ref_digest;
+  int ref_zone;
+  uint32_t seq;
+  int64_t updated_at;
+};
+
+/* A policy-based report rule (spec 5.5.3.2): when entity's attribute
+ * crosses threshold (op lt: falls below, gt: rises above) or its state
+ * becomes state (op state), report to target of PN target_pn. */
+enum cpns_policy_op { CPNS_POLICY_LT = 0, CPNS_POLICY_GT = 1, CPNS_POLICY_STATE = 2 };
+struct cpns_policy_rec {
+  char pn[CPNS_ID_MAX + 1]; /* key, with id */
+  char id[CPNS_ID_MAX + 1];
+  char entity[CPNS_ID_MAX + 1];
+  char attr[CPNS_STORE_ATTR_MAX + 1]; /* "" for a state rule */
+  enum cpns_policy_op op;
+  double threshold;
+  char state[16];                     /* a presence name, for a state rule */
+  char target_pn[CPNS_ID_MAX + 1];
+  char target[CPNS_ID_MAX + 1];
+  char created_by[CPNS_ID_MAX + 1];
+  int64_t created_at;
+  bool active;         /* its condition held at the last evaluation */
+  uint64_t fired;      /* reports sent */
+  int64_t last_fired;  /* unix seconds, 0 = never */
+};
+typedef int (*cpns_policy_cb)(void *arg, const struct cpns_policy_rec *p);
 
 struct cpns_store;
 
@@ -301,6 +373,54 @@ struct cpns_store_ops {
                        int (*cb)(void *arg, const struct cpns_interest_rec *i), void *arg);
   int (*interest_event)(struct cpns_store *st, const char *id, uint64_t seq,
                         const char *events); /* CPNS_ERR_NOTFOUND */
+
+  /* Device capabilities, one document per entity, keyed by (pn, id); a
+   * document goes with its entity (leave, expulsion, PN removal). caps_put
+   * inserts or replaces the record as given (CPNS_ERR_NOTFOUND when there is
+   * no such entity). caps_list visits one PN's documents ordered by id,
+   * after `after` ("" for the first), at most limit of them. caps_keys
+   * visits the (pn, id) of every document, ordered. Their callbacks may use
+   * the store. */
+  int (*caps_put)(struct cpns_store *st, const struct cpns_caps_rec *c);
+  int (*caps_get)(struct cpns_store *st, const char *pn, const char *id,
+                  struct cpns_caps_rec *out); /* CPNS_ERR_NOTFOUND */
+  int (*caps_list)(struct cpns_store *st, const char *pn, const char *after, unsigned limit,
+                   cpns_caps_cb cb, void *arg);
+  int (*caps_keys)(struct cpns_store *st, int (*cb)(void *arg, const char *pn, const char *id),
+                   void *arg);
+
+  /* Status documents, keyed by (pn, id); the entity must exist
+   * (CPNS_ERR_NOTFOUND otherwise). status_put_many writes n of them in one
+   * transaction, whole or not at all. status_list visits one PN's ordered
+   * by id; its callback may use the store. */
+  int (*status_put)(struct cpns_store *st, const struct cpns_status_rec *r);
+  int (*status_put_many)(struct cpns_store *st, const struct cpns_status_rec *r, size_t n);
+  int (*status_get)(struct cpns_store *st, const char *pn, const char *id,
+                    struct cpns_status_rec *out); /* CPNS_ERR_NOTFOUND */
+  int (*status_list)(struct cpns_store *st, const char *pn, cpns_status_cb cb, void *arg);
+  /* Observers kept by identity, keyed by (session_identity, token):
+   * statobs_put inserts or replaces; statobs_list visits all (its callback
+   * must not use the store). */
+  int (*statobs_put)(struct cpns_store *st, const struct cpns_statobs_rec *r);
+  int (*statobs_delete)(struct cpns_store *st, const char *session_identity, const uint8_t *token,
+                        size_t toklen);
+  int (*statobs_list)(struct cpns_store *st, int (*cb)(void *arg, const struct cpns_statobs_rec *r),
+                      void *arg);
+  /* Policy-based report rules, keyed by (pn, id). policy_put inserts or
+   * replaces; policy_list visits one PN's ordered by id, policy_of_entity
+   * those about one entity (callbacks must not use the store);
+   * policy_count counts one PN's (all for NULL); policy_mark records an
+   * evaluation. policy_delete: CPNS_ERR_NOTFOUND when absent. */
+  int (*policy_put)(struct cpns_store *st, const struct cpns_policy_rec *p);
+  int (*policy_get)(struct cpns_store *st, const char *pn, const char *id,
+                    struct cpns_policy_rec *out); /* CPNS_ERR_NOTFOUND */
+  int (*policy_delete)(struct cpns_store *st, const char *pn, const char *id);
+  int (*policy_list)(struct cpns_store *st, const char *pn, cpns_policy_cb cb, void *arg);
+  int (*policy_of_entity)(struct cpns_store *st, const char *pn, const char *entity,
+                          cpns_policy_cb cb, void *arg);
+  int (*policy_count)(struct cpns_store *st, const char *pn, uint64_t *out);
+  int (*policy_mark)(struct cpns_store *st, const char *pn, const char *id, bool active,
+                     uint64_t fired, int64_t last_fired);
 };
 
 struct cpns_store {

@@ -194,6 +194,16 @@ static const char *const migrations[] = {
     "  seq INTEGER NOT NULL,"
     "  created_at INTEGER NOT NULL);"
     "CREATE INDEX interest_by_owner ON interest(owner);",
+    /* 6: device capabilities (issue 5): one document per entity, as its
+     * canonical JSON text, going with the entity it describes. */
+    "CREATE TABLE caps ("
+    "  pn TEXT NOT NULL,"
+    "  id TEXT NOT NULL,"
+    "  rev INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  doc TEXT NOT NULL,"
+    "  PRIMARY KEY (pn, id),"
+    "  FOREIGN KEY (pn, id) REFERENCES entity(pn, id) ON DELETE CASCADE) WITHOUT ROWID;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -209,6 +219,7 @@ static const char *const migrations[] = {
 #define GROUP_COLS "id, owner, pn, open, epoch, key, key_expires, created_at, replica"
 #define SVC_COLS "id, offerer, pn, doc, created_at, updated_at, expires_at"
 #define INT_COLS "id, owner, owner_pn, see_all, query, events, seq, created_at"
+#define CAPS_COLS "pn, id, rev, updated_at, doc"
 
 enum stmt_id {
   S_BEGIN,
@@ -286,6 +297,10 @@ enum stmt_id {
   S_INT_COUNT_OWNER,
   S_INT_LIST,
   S_INT_EVENT,
+  S_CAPS_PUT,
+  S_CAPS_GET,
+  S_CAPS_LIST,
+  S_CAPS_KEYS,
   S_COUNT_
 };
 
@@ -422,6 +437,14 @@ static const char *const stmt_sql[S_COUNT_] = {
     [S_INT_COUNT_OWNER] = "SELECT count(*) FROM interest WHERE owner = ?1",
     [S_INT_LIST] = "SELECT " INT_COLS " FROM interest WHERE id > ?1 ORDER BY id LIMIT ?2",
     [S_INT_EVENT] = "UPDATE interest SET seq = ?2, events = ?3 WHERE id = ?1",
+    [S_CAPS_PUT] = ("INSERT INTO caps (" CAPS_COLS ") VALUES (?1, ?2, ?3, ?4, ?5)"
+                    " ON CONFLICT (pn, id) DO UPDATE SET rev = excluded.rev,"
+                    " updated_at = excluded.updated_at, doc = excluded.doc"),
+    [S_CAPS_GET] = "SELECT " CAPS_COLS " FROM caps WHERE pn = ?1 AND id = ?2",
+    [S_CAPS_LIST] = ("SELECT " CAPS_COLS " FROM caps WHERE pn = ?1 AND id > ?2"
+                     " ORDER BY id LIMIT ?3"),
+    [S_CAPS_KEYS] = ("SELECT pn, id FROM caps WHERE (pn, id) > (?1, ?2) ORDER BY pn, id"
+                     " LIMIT ?3"),
 };
 
 struct sqlite_store {
@@ -2193,6 +2216,141 @@ static int interest_event(struct cpns_store *st, const char *id, uint64_t seq,
   return rc;
 }
 
+/* ---- device capabilities -------------------------------------------------- */
+
+/* Documents are up to 16 KiB each: fewer of them per round trip than
+ * LIST_CHUNK, so that a chunk stays near 256 KiB. */
+#define CAPS_CHUNK 16
+
+static int caps_from_row(struct sqlite_store *s, sqlite3_stmt *q, struct cpns_caps_rec *c) {
+  memset(c, 0, sizeof *c);
+  int64_t rev;
+  int rc = col_str(s, q, 0, c->pn, sizeof c->pn);
+  if (!rc) rc = col_str(s, q, 1, c->id, sizeof c->id);
+  if (!rc) rc = col_int(q, 2, 0, INT64_MAX, &rev);
+  if (!rc) rc = col_str(s, q, 4, c->doc, sizeof c->doc);
+  if (rc) return rc;
+  c->rev = (uint64_t)rev;
+  c->updated_at = sqlite3_column_int64(q, 3);
+  return 0;
+}
+
+static int caps_put(struct cpns_store *st, const struct cpns_caps_rec *c) {
+  struct sqlite_store *s = impl(st);
+  if (!c || !c->pn[0] || !c->id[0] || !c->doc[0] || c->rev > INT64_MAX) return CPNS_ERR_INVAL;
+  if (!FIELD_FITS(c, pn) || !FIELD_FITS(c, id) || !FIELD_FITS(c, doc)) return CPNS_ERR_TOOBIG;
+  sqlite3_stmt *q = s->stmt[S_CAPS_PUT];
+  if ((bind_str(q, 1, c->pn) | bind_str(q, 2, c->id) | sqlite3_bind_int64(q, 3, (int64_t)c->rev) |
+       sqlite3_bind_int64(q, 4, c->updated_at) | bind_str(q, 5, c->doc)) != SQLITE_OK)
+    return stmt_fail(s, q, "caps_put: bind");
+  if (sqlite3_step(q) == SQLITE_DONE) {
+    sqlite3_reset(q);
+    return 0;
+  }
+  /* No such entity: the caller's answer (4.04), not a store failure. */
+  if (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_FOREIGNKEY) {
+    sqlite3_reset(q);
+    return CPNS_ERR_NOTFOUND;
+  }
+  return stmt_fail(s, q, "caps_put");
+}
+
+static int caps_get(struct cpns_store *st, const char *pn, const char *id,
+                    struct cpns_caps_rec *out) {
+  struct sqlite_store *s = impl(st);
+  if (!pn || !id || !out) return CPNS_ERR_INVAL;
+  if (key_too_long(pn, CPNS_ID_MAX) || key_too_long(id, CPNS_ID_MAX)) return CPNS_ERR_NOTFOUND;
+  sqlite3_stmt *q = s->stmt[S_CAPS_GET];
+  if ((bind_str(q, 1, pn) | bind_str(q, 2, id)) != SQLITE_OK) return stmt_fail(s, q, "caps_get: bind");
+  int rc = sqlite3_step(q);
+  if (rc == SQLITE_ROW) {
+    rc = caps_from_row(s, q, out);
+  } else if (rc == SQLITE_DONE) {
+    rc = CPNS_ERR_NOTFOUND;
+  } else {
+    return stmt_fail(s, q, "caps_get");
+  }
+  sqlite3_reset(q);
+  return rc;
+}
+
+static int caps_list(struct cpns_store *st, const char *pn, const char *after, unsigned limit,
+                     cpns_caps_cb cb, void *arg) {
+  struct sqlite_store *s = impl(st);
+  if (!pn || !after || !cb) return CPNS_ERR_INVAL;
+  if (key_too_long(pn, CPNS_ID_MAX) || key_too_long(after, CPNS_ID_MAX)) return 0;
+  struct cpns_caps_rec *recs = malloc(CAPS_CHUNK * sizeof *recs);
+  if (!recs) return CPNS_ERR_NOMEM;
+  char last[CPNS_ID_MAX + 1];
+  snprintf(last, sizeof last, "%s", after);
+  sqlite3_stmt *q = s->stmt[S_CAPS_LIST];
+  int rc = 0;
+  while (limit > 0) {
+    unsigned want = limit < CAPS_CHUNK ? limit : CAPS_CHUNK;
+    if ((bind_str(q, 1, pn) | bind_str(q, 2, last) | sqlite3_bind_int(q, 3, (int)want)) !=
+        SQLITE_OK) {
+      rc = stmt_fail(s, q, "caps_list: bind");
+      break;
+    }
+    unsigned n = 0;
+    int sr = SQLITE_DONE;
+    while (n < want && (sr = sqlite3_step(q)) == SQLITE_ROW) {
+      if ((rc = caps_from_row(s, q, &recs[n]))) break;
+      n++;
+    }
+    if (!rc && n < want && sr != SQLITE_DONE) rc = db_fail(s, "caps_list");
+    sqlite3_reset(q);
+    if (rc) break;
+    for (unsigned i = 0; i < n; i++)
+      if (cb(arg, &recs[i])) goto out;
+    if (n < want) break;
+    limit -= n;
+    memcpy(last, recs[n - 1].id, sizeof last);
+  }
+out:
+  free(recs);
+  return rc;
+}
+
+static int caps_keys(struct cpns_store *st, int (*cb)(void *arg, const char *pn, const char *id),
+                     void *arg) {
+  struct sqlite_store *s = impl(st);
+  if (!cb) return CPNS_ERR_INVAL;
+  struct key {
+    char pn[CPNS_ID_MAX + 1], id[CPNS_ID_MAX + 1];
+  } *keys = malloc(LIST_CHUNK * sizeof *keys);
+  if (!keys) return CPNS_ERR_NOMEM;
+  char pn[CPNS_ID_MAX + 1] = "", id[CPNS_ID_MAX + 1] = "";
+  sqlite3_stmt *q = s->stmt[S_CAPS_KEYS];
+  int rc = 0;
+  for (;;) {
+    if ((bind_str(q, 1, pn) | bind_str(q, 2, id) | sqlite3_bind_int(q, 3, LIST_CHUNK)) !=
+        SQLITE_OK) {
+      rc = stmt_fail(s, q, "caps_keys: bind");
+      break;
+    }
+    unsigned n = 0;
+    int sr = SQLITE_DONE;
+    while (n < LIST_CHUNK && (sr = sqlite3_step(q)) == SQLITE_ROW) {
+      if ((rc = col_str(s, q, 0, keys[n].pn, sizeof keys[n].pn)) ||
+          (rc = col_str(s, q, 1, keys[n].id, sizeof keys[n].id)))
+        break;
+      n++;
+    }
+    if (!rc && n < LIST_CHUNK && sr != SQLITE_DONE) rc = db_fail(s, "caps_keys");
+    sqlite3_reset(q);
+    if (rc) break;
+    for (unsigned i = 0; i < n; i++)
+      if (cb(arg, keys[i].pn, keys[i].id)) goto out;
+    if (n < LIST_CHUNK) break;
+    memcpy(pn, keys[n - 1].pn, sizeof pn);
+    memcpy(id, keys[n - 1].id, sizeof id);
+  }
+out:
+  free(keys);
+  return rc;
+}
+
 /* ---- open and close ------------------------------------------------------ */
 
 /* Also used to undo a half-done open, so every field may still be NULL. */
@@ -2266,6 +2424,10 @@ static const struct cpns_store_ops sqlite_ops = {
     .interest_count = interest_count,
     .interest_list = interest_list,
     .interest_event = interest_event,
+    .caps_put = caps_put,
+    .caps_get = caps_get,
+    .caps_list = caps_list,
+    .caps_keys = caps_keys,
 };
 
 /* Writes the reason for a failed open into err, or logs it when the caller

@@ -1266,7 +1266,7 @@ static void test_migrate_from_v1(void **state) {
   assert_int_equal(sqlite3_exec(db,
                                 "BEGIN; DROP TABLE group_member; DROP TABLE service_group;"
                                 " DROP TABLE service_keyword; DROP TABLE service;"
-                                " DROP TABLE interest;"
+                                " DROP TABLE interest; DROP TABLE caps;"
                                 " DROP TABLE credential; DROP TABLE enrollment;"
                                 " PRAGMA user_version = 1; COMMIT;",
                                 NULL, NULL, NULL),
@@ -1866,6 +1866,109 @@ static void test_service_bad_doc(void **state) {
   find(st, "kw=tv", "x", false, 10, 0, NULL, NULL, CPNS_ERR_STORE);
 }
 
+/* ---- device capabilities ---- */
+
+static struct cpns_caps_rec mkcaps(const char *pn, const char *id, uint64_t rev, const char *doc) {
+  struct cpns_caps_rec c;
+  memset(&c, 0, sizeof c);
+  snprintf(c.pn, sizeof c.pn, "%s", pn);
+  snprintf(c.id, sizeof c.id, "%s", id);
+  snprintf(c.doc, sizeof c.doc, "%s", doc);
+  c.rev = rev;
+  c.updated_at = 100 + (int64_t)rev;
+  return c;
+}
+
+struct caps_seen {
+  unsigned n;
+  char ids[2048];
+};
+
+static int collect_caps(void *arg, const struct cpns_caps_rec *c) {
+  struct caps_seen *s = arg;
+  size_t used = strlen(s->ids);
+  snprintf(s->ids + used, sizeof s->ids - used, "%s%s@%llu", s->n ? " " : "", c->id,
+           (unsigned long long)c->rev);
+  s->n++;
+  return 0;
+}
+
+static int collect_caps_key(void *arg, const char *pn, const char *id) {
+  struct caps_seen *s = arg;
+  size_t used = strlen(s->ids);
+  snprintf(s->ids + used, sizeof s->ids - used, "%s%s/%s", s->n ? " " : "", pn, id);
+  s->n++;
+  return 0;
+}
+
+/* A document belongs to an entity: refused without one, replaced whole,
+ * listed a page at a time, and gone with its entity (leave, expulsion, PN
+ * removal); it survives a reopen. */
+static void test_caps(void **state) {
+  struct fixture *f = *state;
+  struct cpns_store *st = f->st;
+  struct cpns_caps_rec c = mkcaps("home", "phone", 1, "{\"static\":{}}"), got;
+  assert_int_equal(st->ops->caps_put(st, &c), CPNS_ERR_NOTFOUND);
+  for (int i = 0; i < 20; i++) {
+    char id[16];
+    snprintf(id, sizeof id, "e%02d", i);
+    struct cpns_entity_rec e = mkent("home", id, CPNS_STATE_ONLINE, 1, 100);
+    assert_int_equal(st->ops->entity_put(st, &e), 0);
+    c = mkcaps("home", id, 1, "{}");
+    assert_int_equal(st->ops->caps_put(st, &c), 0);
+  }
+  struct cpns_entity_rec e = mkent("office", "tv", CPNS_STATE_ONLINE, 1, 100);
+  assert_int_equal(st->ops->entity_put(st, &e), 0);
+  c = mkcaps("office", "tv", 4, "{\"dynamic\":{\"battery\":{\"level\":80}}}");
+  assert_int_equal(st->ops->caps_put(st, &c), 0);
+  c.rev = 5;
+  snprintf(c.doc, sizeof c.doc, "{\"dynamic\":{\"battery\":{\"level\":15}}}");
+  assert_int_equal(st->ops->caps_put(st, &c), 0);
+  assert_int_equal(st->ops->caps_get(st, "office", "tv", &got), 0);
+  assert_int_equal(got.rev, 5);
+  assert_int_equal(got.updated_at, 104);
+  assert_string_equal(got.doc, c.doc);
+  assert_int_equal(st->ops->caps_get(st, "office", "radio", &got), CPNS_ERR_NOTFOUND);
+  char long_id[CPNS_ID_MAX + 2];
+  memset(long_id, 'x', sizeof long_id - 1);
+  long_id[sizeof long_id - 1] = '\0';
+  assert_int_equal(st->ops->caps_get(st, "home", long_id, &got), CPNS_ERR_NOTFOUND);
+  /* Pages: over more than one chunk, after a cursor, bounded. */
+  struct caps_seen seen;
+  memset(&seen, 0, sizeof seen);
+  assert_int_equal(st->ops->caps_list(st, "home", "", 100, collect_caps, &seen), 0);
+  assert_int_equal(seen.n, 20);
+  memset(&seen, 0, sizeof seen);
+  assert_int_equal(st->ops->caps_list(st, "home", "e15", 3, collect_caps, &seen), 0);
+  assert_string_equal(seen.ids, "e16@1 e17@1 e18@1");
+  memset(&seen, 0, sizeof seen);
+  assert_int_equal(st->ops->caps_keys(st, collect_caps_key, &seen), 0);
+  assert_int_equal(seen.n, 21);
+  assert_non_null(strstr(seen.ids, "home/e19 office/tv"));
+  /* Gone with the entity. */
+  assert_int_equal(st->ops->entity_delete(st, "home", "e00"), 0);
+  assert_int_equal(st->ops->caps_get(st, "home", "e00", &got), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->entity_expel(st, "home", "e01", NULL), 0);
+  assert_int_equal(st->ops->caps_get(st, "home", "e01", &got), CPNS_ERR_NOTFOUND);
+  /* Bad records. */
+  c = mkcaps("home", "e02", 1, "");
+  assert_int_equal(st->ops->caps_put(st, &c), CPNS_ERR_INVAL);
+  c = mkcaps("home", "e02", 1, "{}");
+  memset(c.doc, 'x', sizeof c.doc);
+  assert_int_equal(st->ops->caps_put(st, &c), CPNS_ERR_TOOBIG);
+  /* They survive a reopen; a PN's removal takes them. */
+  cpns_store_close(st);
+  char err[256];
+  assert_int_equal(cpns_store_sqlite_open(f->path, CPNS_STORE_SYNC_NORMAL, &f->st, err, sizeof err), 0);
+  st = f->st;
+  assert_int_equal(st->ops->caps_get(st, "office", "tv", &got), 0);
+  assert_int_equal(got.rev, 5);
+  assert_int_equal(st->ops->pn_delete(st, "home"), 0);
+  memset(&seen, 0, sizeof seen);
+  assert_int_equal(st->ops->caps_keys(st, collect_caps_key, &seen), 0);
+  assert_string_equal(seen.ids, "office/tv");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_state_names),
@@ -1908,6 +2011,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_service_find_large, setup, teardown),
       cmocka_unit_test_setup_teardown(test_interests, setup, teardown),
       cmocka_unit_test_setup_teardown(test_service_bad_doc, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_caps, setup, teardown),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
