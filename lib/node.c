@@ -81,6 +81,16 @@ struct hook {
   void *arg;
 };
 
+struct unmatched_hook {
+  cpns_unmatched_fn fn;
+  void *arg;
+};
+
+struct nack_hook {
+  cpns_nack_fn fn;
+  void *arg;
+};
+
 /* Failed handshakes of one source address: a token bucket, refilled at
  * limits.handshake_failures per minute, and a ban when it runs dry. */
 struct penalty {
@@ -117,6 +127,8 @@ struct cpns_deferred {
   size_t payload_len;
   char diag[CPNS_DIAG_MAX];
   bool ready;
+  bool observe;  /* the reply carries the Observe option (cpns_deferred_observe) */
+  uint32_t seq;
   struct cpns_deferred *next, *prev; /* in node->deferred, to free on shutdown */
 };
 
@@ -154,6 +166,10 @@ struct cpns_node {
   unsigned nwatches;
   struct hook hooks[NODE_MAX_HOOKS];
   unsigned nhooks;
+  struct unmatched_hook unmatched[NODE_MAX_HOOKS];
+  unsigned nunmatched;
+  struct nack_hook nacks[NODE_MAX_HOOKS];
+  unsigned nnacks;
   int listen_fds[NODE_MAX_LISTEN_FDS];
   unsigned nlisten_fds;
 
@@ -465,6 +481,24 @@ struct cpns_deferred *cpns_req_defer(struct cpns_req *req) {
   return d;
 }
 
+void cpns_reply_observe(struct cpns_req *req, uint32_t seq, json_t *body) {
+  if (req->replied || req->deferred) {
+    json_decref(body);
+    return;
+  }
+  /* Options go in before the payload that cpns_reply adds. */
+  uint8_t b[4];
+  coap_add_option(req->response, COAP_OPTION_OBSERVE,
+                  coap_encode_var_safe(b, sizeof b, seq & 0xFFFFFFu), b);
+  cpns_reply(req, 205, body);
+}
+
+void cpns_deferred_observe(struct cpns_deferred *d, uint32_t seq) {
+  if (!d) return;
+  d->observe = true;
+  d->seq = seq & 0xFFFFFFu;
+}
+
 void cpns_deferred_reply(struct cpns_deferred *d, int code, json_t *body, const char *diag) {
   if (!d || d->ready) {
     json_decref(body);
@@ -682,6 +716,10 @@ static bool finish_deferred(coap_resource_t *resource, coap_session_t *session,
   struct cpns_node *node = d->node;
   uint8_t *payload = d->payload;
   d->payload = NULL;
+  if (d->observe && d->code >= 200 && d->code < 300) {
+    uint8_t b[4];
+    coap_add_option(response, COAP_OPTION_OBSERVE, coap_encode_var_safe(b, sizeof b, d->seq), b);
+  }
   fill_response(node, resource, session, pdu, response, d->code, d->accept, payload,
                 d->payload_len, d->diag);
   deferred_unlink(node, d);
@@ -1055,7 +1093,17 @@ static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *se
   (void)mid;
   struct cpns_node *node = node_of(session);
   struct pending *p = pending_find(node, session, coap_pdu_get_token(received));
-  if (!p) return COAP_RESPONSE_OK; /* late answer to a request we gave up on */
+  if (!p) {
+    for (unsigned i = 0; i < node->nunmatched; i++)
+      if (node->unmatched[i].fn(node->unmatched[i].arg, session, received)) return COAP_RESPONSE_OK;
+    /* RFC 7641 §3.6: a notification of an observation we do not know is
+     * rejected, so that the observed end stops sending it. */
+    coap_opt_iterator_t it;
+    if (coap_pdu_get_type(received) == COAP_MESSAGE_CON &&
+        coap_check_option(received, COAP_OPTION_OBSERVE, &it))
+      return COAP_RESPONSE_FAIL;
+    return COAP_RESPONSE_OK; /* late answer to a request we gave up on */
+  }
   coap_pdu_code_t rc = coap_pdu_get_code(received);
   int code = (rc >> 5) * 100 + (rc & 31);
   size_t len = 0, offset = 0, total = 0;
@@ -1089,8 +1137,13 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent, const coap_
   (void)mid;
   if (!sent) return;
   struct cpns_node *node = node_of(session);
+  if (!node) return;
   struct pending *p = pending_find(node, session, coap_pdu_get_token(sent));
-  if (!p) return;
+  if (!p) {
+    for (unsigned i = 0; i < node->nnacks; i++)
+      if (node->nacks[i].fn(node->nacks[i].arg, session, sent, (int)reason)) return;
+    return;
+  }
   pending_finish(node, p, reason == COAP_NACK_TOO_MANY_RETRIES ? CPNS_ERR_TIMEOUT : CPNS_ERR_UNAVAIL,
                  NULL, "no answer");
 }
@@ -1316,6 +1369,27 @@ static int on_event(coap_session_t *session, const coap_event_t event) {
 
 void cpns_node_on_session(struct cpns_node *node, cpns_session_fn fn, void *arg) {
   if (node->nhooks < NODE_MAX_HOOKS) node->hooks[node->nhooks++] = (struct hook){fn, arg};
+}
+
+int cpns_node_on_unmatched(struct cpns_node *node, cpns_unmatched_fn fn, void *arg) {
+  if (node->nunmatched >= NODE_MAX_HOOKS) return CPNS_ERR_LIMIT;
+  node->unmatched[node->nunmatched++] = (struct unmatched_hook){fn, arg};
+  return 0;
+}
+
+int cpns_node_on_nack(struct cpns_node *node, cpns_nack_fn fn, void *arg) {
+  if (node->nnacks >= NODE_MAX_HOOKS) return CPNS_ERR_LIMIT;
+  node->nacks[node->nnacks++] = (struct nack_hook){fn, arg};
+  return 0;
+}
+
+coap_session_t *cpns_node_session_of(struct cpns_node *node, const char *identity) {
+  coap_session_t *found = NULL;
+  for (size_t i = 0; i < node->nlive; i++)
+    if (!node->live[i].closing && strcmp(node->live[i].identity, identity) == 0 &&
+        coap_session_get_state(node->live[i].session) == COAP_SESSION_STATE_ESTABLISHED)
+      found = node->live[i].session;
+  return found;
 }
 
 /* RFC 6347 §4.2.8: a ClientHello with epoch 0 from a peer whose session is
@@ -1625,8 +1699,11 @@ void cpns_node_free(struct cpns_node *node) {
     free(d);
   }
   /* Whoever registered hooks may be gone already: no callbacks during
-   * teardown, when libcoap closes every session. */
+   * teardown, when libcoap closes every session (and flushes the messages
+   * still queued on them through the nack handler). */
   node->nhooks = 0;
+  node->nunmatched = 0;
+  node->nnacks = 0;
   if (node->doomed) { /* append: libcoap frees the resources with the context */
     struct observable *last = node->doomed;
     while (last->next) last = last->next;

@@ -205,6 +205,12 @@ void cpns_reply_error(struct cpns_req *req, int code, const char *fmt, ...)
 /* Postpones the reply; finish with cpns_deferred_reply() (exactly once). */
 struct cpns_deferred *cpns_req_defer(struct cpns_req *req);
 void cpns_deferred_reply(struct cpns_deferred *d, int code, json_t *body, const char *diag);
+/* Observations kept by a module of their own (condobs.h) rather than by
+ * libcoap: cpns_reply_observe answers 2.05 with the Observe option set to
+ * seq (24 bits) and body (stolen); cpns_deferred_observe makes a deferred
+ * reply carry the Observe option. */
+void cpns_reply_observe(struct cpns_req *req, uint32_t seq, json_t *body);
+void cpns_deferred_observe(struct cpns_deferred *d, uint32_t seq);
 
 /* A query parameter's value ("" for a bare key); CPNS_ERR_NOTFOUND if absent,
  * CPNS_ERR_TOOBIG if it does not fit. */
@@ -271,6 +277,24 @@ int cpns_node_observable(struct cpns_node *node, const char *path);
 void cpns_node_notify(struct cpns_node *node, const char *path);
 /* Deletes path's resource with its observers (when its object is gone). */
 void cpns_node_observable_remove(struct cpns_node *node, const char *path);
+
+/* Messages no pending request of ours claims, for modules that send their
+ * own (condobs.c sends notifications, obsclient.c observes):
+ * - a response whose token matches no request in flight (a notification):
+ *   each hook is asked in turn until one returns true; when none does and
+ *   it carries the Observe option, it is answered with a reset (RFC 7641
+ *   §3.6: the observation is unknown here, the observed end drops it);
+ * - a confirmable message we sent that was reset or never acknowledged
+ *   (reason: coap_nack_reason_t), likewise.
+ * Hooks run inside libcoap's processing: they must not release sessions. */
+typedef bool (*cpns_unmatched_fn)(void *arg, coap_session_t *session, const coap_pdu_t *received);
+typedef bool (*cpns_nack_fn)(void *arg, coap_session_t *session, const coap_pdu_t *sent, int reason);
+int cpns_node_on_unmatched(struct cpns_node *node, cpns_unmatched_fn fn, void *arg);
+int cpns_node_on_nack(struct cpns_node *node, cpns_nack_fn fn, void *arg);
+/* The live DTLS session a peer with this identity opened to us (the most
+ * recent one), for requests in the other direction (CPNS-6, a PN GW to its
+ * PNE); NULL when there is none. Borrowed: valid until the next loop turn. */
+coap_session_t *cpns_node_session_of(struct cpns_node *node, const char *identity);
 
 /* Counters for status pages and tests. */
 struct cpns_node_stats {

@@ -204,6 +204,52 @@ static const char *const migrations[] = {
     "  doc TEXT NOT NULL,"
     "  PRIMARY KEY (pn, id),"
     "  FOREIGN KEY (pn, id) REFERENCES entity(pn, id) ON DELETE CASCADE) WITHOUT ROWID;",
+    /* Status management (spec 5.5.3, issue 5): each entity's latest
+     * status document (going with its entity), the observers of PN GWs kept
+     * across sessions and restarts, and the policy-based report rules. */
+    "CREATE TABLE status ("
+    "  pn TEXT NOT NULL,"
+    "  id TEXT NOT NULL,"
+    "  doc TEXT NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (pn, id),"
+    "  FOREIGN KEY (pn, id) REFERENCES entity(pn, id) ON DELETE CASCADE) WITHOUT ROWID;"
+    "CREATE TABLE status_observer ("
+    "  session_identity TEXT NOT NULL,"
+    "  token BLOB NOT NULL CHECK (typeof(token) = 'blob' AND length(token) <= 8),"
+    "  identity TEXT NOT NULL,"
+    "  pn TEXT NOT NULL,"
+    "  role INTEGER NOT NULL,"
+    "  via TEXT NOT NULL,"
+    "  topic TEXT NOT NULL,"
+    "  attr TEXT NOT NULL,"
+    "  query TEXT NOT NULL,"
+    "  accept INTEGER NOT NULL,"
+    "  ref_state INTEGER NOT NULL,"
+    "  ref_has INTEGER NOT NULL CHECK (ref_has IN (0, 1)),"
+    "  ref_value REAL NOT NULL,"
+    "  ref_digest INTEGER NOT NULL,"
+    "  ref_zone INTEGER NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (session_identity, token)) WITHOUT ROWID;"
+    "CREATE TABLE status_policy ("
+    "  pn TEXT NOT NULL,"
+    "  id TEXT NOT NULL,"
+    "  entity TEXT NOT NULL,"
+    "  attr TEXT NOT NULL,"
+    "  op INTEGER NOT NULL CHECK (op IN (0, 1, 2)),"
+    "  threshold REAL NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  target_pn TEXT NOT NULL,"
+    "  target TEXT NOT NULL,"
+    "  created_by TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  active INTEGER NOT NULL CHECK (active IN (0, 1)),"
+    "  fired INTEGER NOT NULL,"
+    "  last_fired INTEGER NOT NULL,"
+    "  PRIMARY KEY (pn, id)) WITHOUT ROWID;"
+    "CREATE INDEX status_policy_of_entity ON status_policy(pn, entity);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -220,6 +266,13 @@ static const char *const migrations[] = {
 #define SVC_COLS "id, offerer, pn, doc, created_at, updated_at, expires_at"
 #define INT_COLS "id, owner, owner_pn, see_all, query, events, seq, created_at"
 #define CAPS_COLS "pn, id, rev, updated_at, doc"
+#define STATUS_COLS "pn, id, doc, updated_at"
+#define STATOBS_COLS                                                                         \
+  "session_identity, token, identity, pn, role, via, topic, attr, query, accept, ref_state, " \
+  "ref_has, ref_value, ref_digest, ref_zone, seq, updated_at"
+#define POLICY_COLS                                                                          \
+  "pn, id, entity, attr, op, threshold, state, target_pn, target, created_by, created_at, "   \
+  "active, fired, last_fired"
 
 enum stmt_id {
   S_BEGIN,
@@ -301,6 +354,20 @@ enum stmt_id {
   S_CAPS_GET,
   S_CAPS_LIST,
   S_CAPS_KEYS,
+  S_STATUS_PUT,
+  S_STATUS_GET,
+  S_STATUS_LIST,
+  S_STATOBS_PUT,
+  S_STATOBS_DELETE,
+  S_STATOBS_LIST,
+  S_POLICY_PUT,
+  S_POLICY_GET,
+  S_POLICY_DELETE,
+  S_POLICY_LIST,
+  S_POLICY_OF_ENTITY,
+  S_POLICY_COUNT_PN,
+  S_POLICY_COUNT_ALL,
+  S_POLICY_MARK,
   S_COUNT_
 };
 
@@ -445,6 +512,41 @@ static const char *const stmt_sql[S_COUNT_] = {
                      " ORDER BY id LIMIT ?3"),
     [S_CAPS_KEYS] = ("SELECT pn, id FROM caps WHERE (pn, id) > (?1, ?2) ORDER BY pn, id"
                      " LIMIT ?3"),
+    [S_STATUS_PUT] = ("INSERT INTO status (" STATUS_COLS ") VALUES (?1, ?2, ?3, ?4)"
+                      " ON CONFLICT (pn, id) DO UPDATE SET doc = excluded.doc,"
+                      " updated_at = excluded.updated_at"),
+    [S_STATUS_GET] = "SELECT " STATUS_COLS " FROM status WHERE pn = ?1 AND id = ?2",
+    [S_STATUS_LIST] = ("SELECT " STATUS_COLS " FROM status WHERE pn = ?1 AND id > ?2"
+                       " ORDER BY id LIMIT ?3"),
+    [S_STATOBS_PUT] = ("INSERT INTO status_observer (" STATOBS_COLS ") VALUES (?1, ?2, ?3, ?4, ?5,"
+                       " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+                       " ON CONFLICT (session_identity, token) DO UPDATE SET"
+                       " identity = excluded.identity, pn = excluded.pn, role = excluded.role,"
+                       " via = excluded.via, topic = excluded.topic, attr = excluded.attr,"
+                       " query = excluded.query, accept = excluded.accept,"
+                       " ref_state = excluded.ref_state, ref_has = excluded.ref_has,"
+                       " ref_value = excluded.ref_value, ref_digest = excluded.ref_digest,"
+                       " ref_zone = excluded.ref_zone, seq = excluded.seq,"
+                       " updated_at = excluded.updated_at"),
+    [S_STATOBS_DELETE] = "DELETE FROM status_observer WHERE session_identity = ?1 AND token = ?2",
+    [S_STATOBS_LIST] = "SELECT " STATOBS_COLS " FROM status_observer ORDER BY session_identity, token",
+    [S_POLICY_PUT] = ("INSERT INTO status_policy (" POLICY_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+                      " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+                      " ON CONFLICT (pn, id) DO UPDATE SET entity = excluded.entity,"
+                      " attr = excluded.attr, op = excluded.op, threshold = excluded.threshold,"
+                      " state = excluded.state, target_pn = excluded.target_pn,"
+                      " target = excluded.target, created_by = excluded.created_by,"
+                      " created_at = excluded.created_at, active = excluded.active,"
+                      " fired = excluded.fired, last_fired = excluded.last_fired"),
+    [S_POLICY_GET] = "SELECT " POLICY_COLS " FROM status_policy WHERE pn = ?1 AND id = ?2",
+    [S_POLICY_DELETE] = "DELETE FROM status_policy WHERE pn = ?1 AND id = ?2",
+    [S_POLICY_LIST] = "SELECT " POLICY_COLS " FROM status_policy WHERE pn = ?1 ORDER BY id",
+    [S_POLICY_OF_ENTITY] = ("SELECT " POLICY_COLS " FROM status_policy WHERE pn = ?1 AND entity = ?2"
+                            " ORDER BY id"),
+    [S_POLICY_COUNT_PN] = "SELECT count(*) FROM status_policy WHERE pn = ?1",
+    [S_POLICY_COUNT_ALL] = "SELECT count(*) FROM status_policy",
+    [S_POLICY_MARK] = ("UPDATE status_policy SET active = ?3, fired = ?4, last_fired = ?5"
+                       " WHERE pn = ?1 AND id = ?2"),
 };
 
 struct sqlite_store {
@@ -2354,6 +2456,321 @@ out:
 /* ---- open and close ------------------------------------------------------ */
 
 /* Also used to undo a half-done open, so every field may still be NULL. */
+/* ---- status management (spec 5.5.3) ---------------------------------------- */
+
+_Static_assert(CPNS_STORE_TOKEN_MAX == 8, "the schema stores tokens of up to 8 bytes");
+
+static int status_from_row(struct sqlite_store *s, sqlite3_stmt *q, struct cpns_status_rec *r) {
+  memset(r, 0, sizeof *r);
+  int rc = col_str(s, q, 0, r->pn, sizeof r->pn);
+  if (!rc) rc = col_str(s, q, 1, r->id, sizeof r->id);
+  if (!rc) rc = col_str(s, q, 2, r->doc, sizeof r->doc);
+  if (rc) return rc;
+  r->updated_at = sqlite3_column_int64(q, 3);
+  return 0;
+}
+
+/* Writes one status row; CPNS_ERR_NOTFOUND when its entity does not exist. */
+static int status_put_one(struct sqlite_store *s, const struct cpns_status_rec *r) {
+  if (!r || !r->pn[0] || !r->id[0] || !r->doc[0]) return CPNS_ERR_INVAL;
+  if (!FIELD_FITS(r, pn) || !FIELD_FITS(r, id) || !FIELD_FITS(r, doc)) return CPNS_ERR_TOOBIG;
+  sqlite3_stmt *q = s->stmt[S_STATUS_PUT];
+  if ((bind_str(q, 1, r->pn) | bind_str(q, 2, r->id) | bind_str(q, 3, r->doc) |
+       sqlite3_bind_int64(q, 4, r->updated_at)) != SQLITE_OK)
+    return stmt_fail(s, q, "status_put: bind");
+  if (sqlite3_step(q) == SQLITE_DONE) {
+    sqlite3_reset(q);
+    return 0;
+  }
+  if (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_FOREIGNKEY) {
+    sqlite3_reset(q);
+    return CPNS_ERR_NOTFOUND;
+  }
+  return stmt_fail(s, q, "status_put");
+}
+
+static int status_put(struct cpns_store *st, const struct cpns_status_rec *r) {
+  return status_put_one(impl(st), r);
+}
+
+static int status_put_many(struct cpns_store *st, const struct cpns_status_rec *r, size_t n) {
+  struct sqlite_store *s = impl(st);
+  if (!r && n) return CPNS_ERR_INVAL;
+  if (!n) return 0;
+  int rc = tx_begin(s);
+  if (rc) return rc;
+  for (size_t i = 0; i < n && !rc; i++) rc = status_put_one(s, &r[i]);
+  if (rc) {
+    tx_rollback(s);
+    return rc;
+  }
+  return tx_commit(s);
+}
+
+static int status_get(struct cpns_store *st, const char *pn, const char *id,
+                      struct cpns_status_rec *out) {
+  struct sqlite_store *s = impl(st);
+  if (!pn || !id || !out) return CPNS_ERR_INVAL;
+  if (key_too_long(pn, CPNS_ID_MAX) || key_too_long(id, CPNS_ID_MAX)) return CPNS_ERR_NOTFOUND;
+  sqlite3_stmt *q = s->stmt[S_STATUS_GET];
+  if ((bind_str(q, 1, pn) | bind_str(q, 2, id)) != SQLITE_OK) return stmt_fail(s, q, "status_get: bind");
+  int rc = sqlite3_step(q);
+  if (rc == SQLITE_ROW) rc = status_from_row(s, q, out);
+  else if (rc == SQLITE_DONE) rc = CPNS_ERR_NOTFOUND;
+  else return stmt_fail(s, q, "status_get");
+  sqlite3_reset(q);
+  return rc;
+}
+
+static int status_list(struct cpns_store *st, const char *pn, cpns_status_cb cb, void *arg) {
+  struct sqlite_store *s = impl(st);
+  if (!pn || !cb) return CPNS_ERR_INVAL;
+  if (key_too_long(pn, CPNS_ID_MAX)) return 0;
+  struct cpns_status_rec *recs = malloc(LIST_CHUNK * sizeof *recs);
+  if (!recs) return CPNS_ERR_NOMEM;
+  char last[CPNS_ID_MAX + 1] = "";
+  sqlite3_stmt *q = s->stmt[S_STATUS_LIST];
+  int rc = 0;
+  for (;;) {
+    if ((bind_str(q, 1, pn) | bind_str(q, 2, last) | sqlite3_bind_int(q, 3, LIST_CHUNK)) != SQLITE_OK) {
+      rc = stmt_fail(s, q, "status_list: bind");
+      break;
+    }
+    unsigned n = 0;
+    int sr = SQLITE_DONE;
+    while (n < LIST_CHUNK && (sr = sqlite3_step(q)) == SQLITE_ROW) {
+      if ((rc = status_from_row(s, q, &recs[n]))) break;
+      n++;
+    }
+    if (!rc && n < LIST_CHUNK && sr != SQLITE_DONE) rc = db_fail(s, "status_list");
+    sqlite3_reset(q);
+    if (rc) break;
+    for (unsigned i = 0; i < n; i++)
+      if (cb(arg, &recs[i])) goto out;
+    if (n < LIST_CHUNK) break;
+    memcpy(last, recs[n - 1].id, sizeof last);
+  }
+out:
+  free(recs);
+  return rc;
+}
+
+static int statobs_put(struct cpns_store *st, const struct cpns_statobs_rec *r) {
+  struct sqlite_store *s = impl(st);
+  if (!r || !r->session_identity[0] || r->toklen > CPNS_STORE_TOKEN_MAX || !r->topic[0])
+    return CPNS_ERR_INVAL;
+  if (!FIELD_FITS(r, session_identity) || !FIELD_FITS(r, identity) || !FIELD_FITS(r, pn) ||
+      !FIELD_FITS(r, via) || !FIELD_FITS(r, topic) || !FIELD_FITS(r, attr) || !FIELD_FITS(r, query))
+    return CPNS_ERR_TOOBIG;
+  sqlite3_stmt *q = s->stmt[S_STATOBS_PUT];
+  /* A zero-length blob needs a non-NULL pointer to be a blob, not NULL. */
+  static const uint8_t none[1];
+  const void *tok = r->toklen ? (const void *)r->token : (const void *)none;
+  if ((bind_str(q, 1, r->session_identity) | sqlite3_bind_blob(q, 2, tok, (int)r->toklen, SQLITE_STATIC) |
+       bind_str(q, 3, r->identity) | bind_str(q, 4, r->pn) | sqlite3_bind_int(q, 5, r->role) |
+       bind_str(q, 6, r->via) | bind_str(q, 7, r->topic) | bind_str(q, 8, r->attr) |
+       bind_str(q, 9, r->query) | sqlite3_bind_int(q, 10, r->accept) |
+       sqlite3_bind_int(q, 11, r->ref_state) | sqlite3_bind_int(q, 12, r->ref_has) |
+       sqlite3_bind_double(q, 13, r->ref_value) | sqlite3_bind_int64(q, 14, (int64_t)r->ref_digest) |
+       sqlite3_bind_int(q, 15, r->ref_zone) | sqlite3_bind_int64(q, 16, r->seq) |
+       sqlite3_bind_int64(q, 17, r->updated_at)) != SQLITE_OK)
+    return stmt_fail(s, q, "statobs_put: bind");
+  return run(s, S_STATOBS_PUT, "statobs_put");
+}
+
+static int statobs_delete(struct cpns_store *st, const char *session_identity,
+                          const uint8_t *token, size_t toklen) {
+  struct sqlite_store *s = impl(st);
+  if (!session_identity || toklen > CPNS_STORE_TOKEN_MAX || (toklen && !token)) return CPNS_ERR_INVAL;
+  static const uint8_t none[1];
+  sqlite3_stmt *q = s->stmt[S_STATOBS_DELETE];
+  if ((bind_str(q, 1, session_identity) |
+       sqlite3_bind_blob(q, 2, toklen ? (const void *)token : (const void *)none, (int)toklen,
+                         SQLITE_STATIC)) != SQLITE_OK)
+    return stmt_fail(s, q, "statobs_delete: bind");
+  return run(s, S_STATOBS_DELETE, "statobs_delete");
+}
+
+static int statobs_list(struct cpns_store *st,
+                        int (*cb)(void *arg, const struct cpns_statobs_rec *r), void *arg) {
+  struct sqlite_store *s = impl(st);
+  if (!cb) return CPNS_ERR_INVAL;
+  sqlite3_stmt *q = s->stmt[S_STATOBS_LIST];
+  struct cpns_statobs_rec *r = malloc(sizeof *r);
+  if (!r) return CPNS_ERR_NOMEM;
+  int rc = 0, sr;
+  while ((sr = sqlite3_step(q)) == SQLITE_ROW) {
+    memset(r, 0, sizeof *r);
+    int64_t role, accept, state, has, zone, seq;
+    int n = sqlite3_column_bytes(q, 1);
+    const void *tok = sqlite3_column_blob(q, 1);
+    rc = col_str(s, q, 0, r->session_identity, sizeof r->session_identity);
+    if (!rc && (n < 0 || n > CPNS_STORE_TOKEN_MAX || (n && !tok))) rc = CPNS_ERR_STORE;
+    if (!rc && n) memcpy(r->token, tok, (size_t)n);
+    r->toklen = (size_t)n;
+    if (!rc) rc = col_str(s, q, 2, r->identity, sizeof r->identity);
+    if (!rc) rc = col_str(s, q, 3, r->pn, sizeof r->pn);
+    if (!rc) rc = col_int(q, 4, 0, 64, &role);
+    if (!rc) rc = col_str(s, q, 5, r->via, sizeof r->via);
+    if (!rc) rc = col_str(s, q, 6, r->topic, sizeof r->topic);
+    if (!rc) rc = col_str(s, q, 7, r->attr, sizeof r->attr);
+    if (!rc) rc = col_str(s, q, 8, r->query, sizeof r->query);
+    if (!rc) rc = col_int(q, 9, 0, 65535, &accept);
+    if (!rc) rc = col_int(q, 10, 0, 3, &state);
+    if (!rc) rc = col_int(q, 11, 0, 1, &has);
+    if (!rc) rc = col_int(q, 14, -1, 1, &zone);
+    if (!rc) rc = col_int(q, 15, 0, UINT32_MAX, &seq);
+    if (rc) break;
+    r->role = (int)role;
+    r->accept = (int)accept;
+    r->ref_state = (int)state;
+    r->ref_has = has != 0;
+    r->ref_value = sqlite3_column_double(q, 12);
+    r->ref_digest = (uint64_t)sqlite3_column_int64(q, 13);
+    r->ref_zone = (int)zone;
+    r->seq = (uint32_t)seq;
+    r->updated_at = sqlite3_column_int64(q, 16);
+    if (cb(arg, r)) break;
+  }
+  if (!rc && sr != SQLITE_ROW && sr != SQLITE_DONE) rc = db_fail(s, "statobs_list");
+  sqlite3_reset(q);
+  free(r);
+  return rc;
+}
+
+static int policy_from_row(struct sqlite_store *s, sqlite3_stmt *q, struct cpns_policy_rec *p) {
+  memset(p, 0, sizeof *p);
+  int64_t op, active, fired;
+  int rc = col_str(s, q, 0, p->pn, sizeof p->pn);
+  if (!rc) rc = col_str(s, q, 1, p->id, sizeof p->id);
+  if (!rc) rc = col_str(s, q, 2, p->entity, sizeof p->entity);
+  if (!rc) rc = col_str(s, q, 3, p->attr, sizeof p->attr);
+  if (!rc) rc = col_int(q, 4, CPNS_POLICY_LT, CPNS_POLICY_STATE, &op);
+  if (!rc) rc = col_str(s, q, 6, p->state, sizeof p->state);
+  if (!rc) rc = col_str(s, q, 7, p->target_pn, sizeof p->target_pn);
+  if (!rc) rc = col_str(s, q, 8, p->target, sizeof p->target);
+  if (!rc) rc = col_str(s, q, 9, p->created_by, sizeof p->created_by);
+  if (!rc) rc = col_int(q, 11, 0, 1, &active);
+  if (!rc) rc = col_int(q, 12, 0, INT64_MAX, &fired);
+  if (rc) return rc;
+  p->op = (enum cpns_policy_op)op;
+  p->threshold = sqlite3_column_double(q, 5);
+  p->created_at = sqlite3_column_int64(q, 10);
+  p->active = active != 0;
+  p->fired = (uint64_t)fired;
+  p->last_fired = sqlite3_column_int64(q, 13);
+  return 0;
+}
+
+static int policy_put(struct cpns_store *st, const struct cpns_policy_rec *p) {
+  struct sqlite_store *s = impl(st);
+  if (!p || !p->pn[0] || !p->id[0] || !p->entity[0] || !p->target[0] || !p->target_pn[0] ||
+      p->op < CPNS_POLICY_LT || p->op > CPNS_POLICY_STATE || p->fired > INT64_MAX)
+    return CPNS_ERR_INVAL;
+  if (!FIELD_FITS(p, pn) || !FIELD_FITS(p, id) || !FIELD_FITS(p, entity) || !FIELD_FITS(p, attr) ||
+      !FIELD_FITS(p, state) || !FIELD_FITS(p, target_pn) || !FIELD_FITS(p, target) ||
+      !FIELD_FITS(p, created_by))
+    return CPNS_ERR_TOOBIG;
+  sqlite3_stmt *q = s->stmt[S_POLICY_PUT];
+  if ((bind_str(q, 1, p->pn) | bind_str(q, 2, p->id) | bind_str(q, 3, p->entity) |
+       bind_str(q, 4, p->attr) | sqlite3_bind_int(q, 5, (int)p->op) |
+       sqlite3_bind_double(q, 6, p->threshold) | bind_str(q, 7, p->state) |
+       bind_str(q, 8, p->target_pn) | bind_str(q, 9, p->target) | bind_str(q, 10, p->created_by) |
+       sqlite3_bind_int64(q, 11, p->created_at) | sqlite3_bind_int(q, 12, p->active) |
+       sqlite3_bind_int64(q, 13, (int64_t)p->fired) | sqlite3_bind_int64(q, 14, p->last_fired)) !=
+      SQLITE_OK)
+    return stmt_fail(s, q, "policy_put: bind");
+  return run(s, S_POLICY_PUT, "policy_put");
+}
+
+static int policy_get(struct cpns_store *st, const char *pn, const char *id,
+                      struct cpns_policy_rec *out) {
+  struct sqlite_store *s = impl(st);
+  if (!pn || !id || !out) return CPNS_ERR_INVAL;
+  if (key_too_long(pn, CPNS_ID_MAX) || key_too_long(id, CPNS_ID_MAX)) return CPNS_ERR_NOTFOUND;
+  sqlite3_stmt *q = s->stmt[S_POLICY_GET];
+  if ((bind_str(q, 1, pn) | bind_str(q, 2, id)) != SQLITE_OK) return stmt_fail(s, q, "policy_get: bind");
+  int rc = sqlite3_step(q);
+  if (rc == SQLITE_ROW) rc = policy_from_row(s, q, out);
+  else if (rc == SQLITE_DONE) rc = CPNS_ERR_NOTFOUND;
+  else return stmt_fail(s, q, "policy_get");
+  sqlite3_reset(q);
+  return rc;
+}
+
+static int policy_delete(struct cpns_store *st, const char *pn, const char *id) {
+  struct sqlite_store *s = impl(st);
+  if (!pn || !id) return CPNS_ERR_INVAL;
+  if (key_too_long(pn, CPNS_ID_MAX) || key_too_long(id, CPNS_ID_MAX)) return CPNS_ERR_NOTFOUND;
+  sqlite3_stmt *q = s->stmt[S_POLICY_DELETE];
+  if ((bind_str(q, 1, pn) | bind_str(q, 2, id)) != SQLITE_OK)
+    return stmt_fail(s, q, "policy_delete: bind");
+  int rc = run(s, S_POLICY_DELETE, "policy_delete");
+  if (rc) return rc;
+  return sqlite3_changes(s->db) ? 0 : CPNS_ERR_NOTFOUND;
+}
+
+/* Visits the rows of a bound policy statement; cb must not use the store. */
+static int policy_visit(struct sqlite_store *s, sqlite3_stmt *q, cpns_policy_cb cb, void *arg,
+                        const char *what) {
+  struct cpns_policy_rec p;
+  int rc = 0, sr;
+  while ((sr = sqlite3_step(q)) == SQLITE_ROW) {
+    if ((rc = policy_from_row(s, q, &p))) break;
+    if (cb(arg, &p)) break;
+  }
+  if (!rc && sr != SQLITE_ROW && sr != SQLITE_DONE) rc = db_fail(s, what);
+  sqlite3_reset(q);
+  return rc;
+}
+
+static int policy_list(struct cpns_store *st, const char *pn, cpns_policy_cb cb, void *arg) {
+  struct sqlite_store *s = impl(st);
+  if (!pn || !cb) return CPNS_ERR_INVAL;
+  if (key_too_long(pn, CPNS_ID_MAX)) return 0;
+  sqlite3_stmt *q = s->stmt[S_POLICY_LIST];
+  if (bind_str(q, 1, pn) != SQLITE_OK) return stmt_fail(s, q, "policy_list: bind");
+  return policy_visit(s, q, cb, arg, "policy_list");
+}
+
+static int policy_of_entity(struct cpns_store *st, const char *pn, const char *entity,
+                            cpns_policy_cb cb, void *arg) {
+  struct sqlite_store *s = impl(st);
+  if (!pn || !entity || !cb) return CPNS_ERR_INVAL;
+  if (key_too_long(pn, CPNS_ID_MAX) || key_too_long(entity, CPNS_ID_MAX)) return 0;
+  sqlite3_stmt *q = s->stmt[S_POLICY_OF_ENTITY];
+  if ((bind_str(q, 1, pn) | bind_str(q, 2, entity)) != SQLITE_OK)
+    return stmt_fail(s, q, "policy_of_entity: bind");
+  return policy_visit(s, q, cb, arg, "policy_of_entity");
+}
+
+static int policy_count(struct cpns_store *st, const char *pn, uint64_t *out) {
+  struct sqlite_store *s = impl(st);
+  if (!out) return CPNS_ERR_INVAL;
+  if (pn && key_too_long(pn, CPNS_ID_MAX)) {
+    *out = 0;
+    return 0;
+  }
+  enum stmt_id id = pn ? S_POLICY_COUNT_PN : S_POLICY_COUNT_ALL;
+  if (pn && bind_str(s->stmt[id], 1, pn) != SQLITE_OK)
+    return stmt_fail(s, s->stmt[id], "policy_count: bind");
+  int64_t n;
+  int rc = run_int(s, id, "policy_count", &n);
+  if (!rc) *out = (uint64_t)n;
+  return rc;
+}
+
+static int policy_mark(struct cpns_store *st, const char *pn, const char *id, bool active,
+                       uint64_t fired, int64_t last_fired) {
+  struct sqlite_store *s = impl(st);
+  if (!pn || !id || fired > INT64_MAX) return CPNS_ERR_INVAL;
+  sqlite3_stmt *q = s->stmt[S_POLICY_MARK];
+  if ((bind_str(q, 1, pn) | bind_str(q, 2, id) | sqlite3_bind_int(q, 3, active) |
+       sqlite3_bind_int64(q, 4, (int64_t)fired) | sqlite3_bind_int64(q, 5, last_fired)) != SQLITE_OK)
+    return stmt_fail(s, q, "policy_mark: bind");
+  return run(s, S_POLICY_MARK, "policy_mark");
+}
+
 static void sqlite_close(struct cpns_store *st) {
   struct sqlite_store *s = impl(st);
   if (!s) return;
@@ -2428,6 +2845,20 @@ static const struct cpns_store_ops sqlite_ops = {
     .caps_get = caps_get,
     .caps_list = caps_list,
     .caps_keys = caps_keys,
+    .status_put = status_put,
+    .status_put_many = status_put_many,
+    .status_get = status_get,
+    .status_list = status_list,
+    .statobs_put = statobs_put,
+    .statobs_delete = statobs_delete,
+    .statobs_list = statobs_list,
+    .policy_put = policy_put,
+    .policy_get = policy_get,
+    .policy_delete = policy_delete,
+    .policy_list = policy_list,
+    .policy_of_entity = policy_of_entity,
+    .policy_count = policy_count,
+    .policy_mark = policy_mark,
 };
 
 /* Writes the reason for a failed open into err, or logs it when the caller

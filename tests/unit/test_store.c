@@ -1268,6 +1268,8 @@ static void test_migrate_from_v1(void **state) {
                                 " DROP TABLE service_keyword; DROP TABLE service;"
                                 " DROP TABLE interest; DROP TABLE caps;"
                                 " DROP TABLE credential; DROP TABLE enrollment;"
+                                " DROP TABLE status; DROP TABLE status_observer;"
+                                " DROP TABLE status_policy;"
                                 " PRAGMA user_version = 1; COMMIT;",
                                 NULL, NULL, NULL),
                    SQLITE_OK);
@@ -1969,6 +1971,215 @@ static void test_caps(void **state) {
   assert_string_equal(seen.ids, "office/tv");
 }
 
+/* ---- status management ---------------------------------------------------- */
+
+static struct cpns_status_rec mkstatus(const char *pn, const char *id, const char *doc, int64_t t) {
+  struct cpns_status_rec r;
+  memset(&r, 0, sizeof r);
+  snprintf(r.pn, sizeof r.pn, "%s", pn);
+  snprintf(r.id, sizeof r.id, "%s", id);
+  snprintf(r.doc, sizeof r.doc, "%s", doc);
+  r.updated_at = t;
+  return r;
+}
+
+struct status_seen {
+  char ids[512];
+  unsigned n;
+};
+
+static int collect_status(void *arg, const struct cpns_status_rec *r) {
+  struct status_seen *s = arg;
+  size_t used = strlen(s->ids);
+  snprintf(s->ids + used, sizeof s->ids - used, "%s%s", used ? " " : "", r->id);
+  s->n++;
+  return 0;
+}
+
+static void test_status_docs(void **state) {
+  struct fixture *f = *state;
+  struct cpns_store *st = f->st;
+  struct cpns_status_rec r = mkstatus("home", "phone", "{\"state\":\"online\"}", 10), got;
+  /* a status goes with an entity: none without one */
+  assert_int_equal(st->ops->status_put(st, &r), CPNS_ERR_NOTFOUND);
+  for (int i = 0; i < 150; i++) { /* more than one LIST_CHUNK */
+    char id[16];
+    snprintf(id, sizeof id, "e%03d", i);
+    struct cpns_entity_rec e = mkent("home", id, CPNS_STATE_ONLINE, 1, 100);
+    assert_int_equal(st->ops->entity_put(st, &e), 0);
+  }
+  struct cpns_entity_rec e = mkent("home", "phone", CPNS_STATE_ONLINE, 1, 100);
+  assert_int_equal(st->ops->entity_put(st, &e), 0);
+  assert_int_equal(st->ops->status_put(st, &r), 0);
+  snprintf(r.doc, sizeof r.doc, "{\"state\":\"busy\"}");
+  r.updated_at = 11;
+  assert_int_equal(st->ops->status_put(st, &r), 0);
+  assert_int_equal(st->ops->status_get(st, "home", "phone", &got), 0);
+  assert_string_equal(got.doc, "{\"state\":\"busy\"}");
+  assert_int_equal(got.updated_at, 11);
+  assert_int_equal(st->ops->status_get(st, "home", "tv", &got), CPNS_ERR_NOTFOUND);
+  /* the largest document, and one byte more */
+  memset(r.doc, 'x', CPNS_STORE_STATUS_TEXT_MAX);
+  r.doc[CPNS_STORE_STATUS_TEXT_MAX] = '\0';
+  assert_int_equal(st->ops->status_put(st, &r), 0);
+  memset(r.doc, 'x', sizeof r.doc); /* no NUL: too long */
+  assert_int_equal(st->ops->status_put(st, &r), CPNS_ERR_TOOBIG);
+  /* many at once: whole or not at all */
+  struct cpns_status_rec batch[3] = {mkstatus("home", "e000", "{\"state\":\"away\"}", 20),
+                                     mkstatus("home", "e001", "{\"state\":\"away\"}", 20),
+                                     mkstatus("home", "ghost", "{\"state\":\"away\"}", 20)};
+  assert_int_equal(st->ops->status_put_many(st, batch, 3), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->status_get(st, "home", "e000", &got), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->status_put_many(st, batch, 2), 0);
+  for (int i = 2; i < 150; i++) {
+    char id[16];
+    snprintf(id, sizeof id, "e%03d", i);
+    struct cpns_status_rec one = mkstatus("home", id, "{\"state\":\"online\"}", 30);
+    assert_int_equal(st->ops->status_put(st, &one), 0);
+  }
+  struct status_seen seen;
+  memset(&seen, 0, sizeof seen);
+  assert_int_equal(st->ops->status_list(st, "home", collect_status, &seen), 0);
+  assert_int_equal(seen.n, 151);
+  assert_int_equal(strncmp(seen.ids, "e000 e001 e002", 14), 0);
+  /* it goes with its entity: a leave, an expulsion, the PN removed */
+  assert_int_equal(st->ops->entity_delete(st, "home", "e000"), 0);
+  assert_int_equal(st->ops->status_get(st, "home", "e000", &got), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->entity_expel(st, "home", "e001", NULL), 0);
+  assert_int_equal(st->ops->status_get(st, "home", "e001", &got), CPNS_ERR_NOTFOUND);
+  struct cpns_pn_rec p = mkpn("home", CPNS_STATE_ONLINE, 1, 100);
+  assert_int_equal(st->ops->pn_put(st, &p), 0);
+  assert_int_equal(st->ops->pn_delete(st, "home"), 0);
+  assert_int_equal(st->ops->status_get(st, "home", "phone", &got), CPNS_ERR_NOTFOUND);
+}
+
+struct statobs_seen {
+  struct cpns_statobs_rec last;
+  unsigned n;
+};
+
+static int collect_statobs(void *arg, const struct cpns_statobs_rec *r) {
+  struct statobs_seen *s = arg;
+  s->last = *r;
+  s->n++;
+  return 0;
+}
+
+static void test_status_observers(void **state) {
+  struct fixture *f = *state;
+  struct cpns_store *st = f->st;
+  struct cpns_statobs_rec r;
+  memset(&r, 0, sizeof r);
+  snprintf(r.session_identity, sizeof r.session_identity, "gw-home");
+  memcpy(r.token, "\x01\x02\x03\x04\x05\x06\x07\x08", 8);
+  r.toklen = 8;
+  snprintf(r.identity, sizeof r.identity, "gw-home");
+  snprintf(r.pn, sizeof r.pn, "home");
+  r.role = 3;
+  snprintf(r.topic, sizeof r.topic, "office/laptop");
+  snprintf(r.attr, sizeof r.attr, "battery");
+  snprintf(r.query, sizeof r.query, "c.lt=20&c.pmin=2");
+  r.accept = 60;
+  r.ref_state = 2;
+  r.ref_has = true;
+  r.ref_value = 57.5;
+  r.ref_digest = UINT64_MAX - 5; /* above INT64_MAX: must come back the same */
+  r.ref_zone = -1;
+  r.seq = 0xFFFFFF;
+  r.updated_at = 42;
+  assert_int_equal(st->ops->statobs_put(st, &r), 0);
+  r.seq = 7; /* a replacement, same key */
+  assert_int_equal(st->ops->statobs_put(st, &r), 0);
+  struct cpns_statobs_rec empty = r; /* a zero-length token is a token too */
+  empty.toklen = 0;
+  assert_int_equal(st->ops->statobs_put(st, &empty), 0);
+  struct statobs_seen seen;
+  memset(&seen, 0, sizeof seen);
+  assert_int_equal(st->ops->statobs_list(st, collect_statobs, &seen), 0);
+  assert_int_equal(seen.n, 2);
+  assert_int_equal(seen.last.toklen, 8); /* ordered by token: the empty one first */
+  assert_memory_equal(seen.last.token, r.token, 8);
+  assert_string_equal(seen.last.query, r.query);
+  assert_true(seen.last.ref_value == 57.5);
+  assert_true(seen.last.ref_digest == UINT64_MAX - 5);
+  assert_int_equal(seen.last.ref_zone, -1);
+  assert_int_equal(seen.last.seq, 7);
+  assert_int_equal(st->ops->statobs_delete(st, "gw-home", r.token, 8), 0);
+  assert_int_equal(st->ops->statobs_delete(st, "gw-home", NULL, 0), 0);
+  memset(&seen, 0, sizeof seen);
+  assert_int_equal(st->ops->statobs_list(st, collect_statobs, &seen), 0);
+  assert_int_equal(seen.n, 0);
+  r.toklen = 9;
+  assert_int_equal(st->ops->statobs_put(st, &r), CPNS_ERR_INVAL);
+}
+
+struct policy_seen {
+  char ids[256];
+  unsigned n;
+};
+
+static int collect_policy(void *arg, const struct cpns_policy_rec *p) {
+  struct policy_seen *s = arg;
+  size_t used = strlen(s->ids);
+  snprintf(s->ids + used, sizeof s->ids - used, "%s%s", used ? " " : "", p->id);
+  s->n++;
+  return 0;
+}
+
+static void test_policies(void **state) {
+  struct fixture *f = *state;
+  struct cpns_store *st = f->st;
+  struct cpns_policy_rec p, got;
+  memset(&p, 0, sizeof p);
+  snprintf(p.pn, sizeof p.pn, "home");
+  snprintf(p.id, sizeof p.id, "low-batt");
+  snprintf(p.entity, sizeof p.entity, "phone");
+  snprintf(p.attr, sizeof p.attr, "battery");
+  p.op = CPNS_POLICY_LT;
+  p.threshold = 20;
+  snprintf(p.target_pn, sizeof p.target_pn, "home");
+  snprintf(p.target, sizeof p.target, "tablet");
+  snprintf(p.created_by, sizeof p.created_by, "phone");
+  p.created_at = 5;
+  assert_int_equal(st->ops->policy_put(st, &p), 0);
+  struct cpns_policy_rec q = p;
+  snprintf(q.id, sizeof q.id, "gone");
+  snprintf(q.attr, sizeof q.attr, "%s", "");
+  q.op = CPNS_POLICY_STATE;
+  snprintf(q.state, sizeof q.state, "offline");
+  assert_int_equal(st->ops->policy_put(st, &q), 0);
+  snprintf(q.id, sizeof q.id, "other");
+  snprintf(q.entity, sizeof q.entity, "tv");
+  assert_int_equal(st->ops->policy_put(st, &q), 0);
+  assert_int_equal(st->ops->policy_get(st, "home", "low-batt", &got), 0);
+  assert_int_equal(got.op, CPNS_POLICY_LT);
+  assert_true(got.threshold == 20);
+  assert_string_equal(got.target, "tablet");
+  assert_false(got.active);
+  assert_int_equal(st->ops->policy_mark(st, "home", "low-batt", true, 3, 99), 0);
+  assert_int_equal(st->ops->policy_get(st, "home", "low-batt", &got), 0);
+  assert_true(got.active);
+  assert_int_equal(got.fired, 3);
+  assert_int_equal(got.last_fired, 99);
+  struct policy_seen seen;
+  memset(&seen, 0, sizeof seen);
+  assert_int_equal(st->ops->policy_list(st, "home", collect_policy, &seen), 0);
+  assert_string_equal(seen.ids, "gone low-batt other");
+  memset(&seen, 0, sizeof seen);
+  assert_int_equal(st->ops->policy_of_entity(st, "home", "phone", collect_policy, &seen), 0);
+  assert_string_equal(seen.ids, "gone low-batt");
+  uint64_t n = 0;
+  assert_int_equal(st->ops->policy_count(st, "home", &n), 0);
+  assert_int_equal(n, 3);
+  assert_int_equal(st->ops->policy_count(st, NULL, &n), 0);
+  assert_int_equal(n, 3);
+  assert_int_equal(st->ops->policy_delete(st, "home", "gone"), 0);
+  assert_int_equal(st->ops->policy_delete(st, "home", "gone"), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->policy_get(st, "home", "gone", &got), CPNS_ERR_NOTFOUND);
+  p.op = (enum cpns_policy_op)7;
+  assert_int_equal(st->ops->policy_put(st, &p), CPNS_ERR_INVAL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_state_names),
@@ -2012,6 +2223,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_interests, setup, teardown),
       cmocka_unit_test_setup_teardown(test_service_bad_doc, setup, teardown),
       cmocka_unit_test_setup_teardown(test_caps, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_status_docs, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_status_observers, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_policies, setup, teardown),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The status document of one CPNS entity (spec 5.5.3, Status management):
+ * its presence state (online, offline, busy, away), a free-form text and a
+ * few numeric attributes (battery level, signal...), with the time it was
+ * last changed. Every field is bounded by a named constant and the decoders
+ * are strict: unknown members, wrong types, non-finite or out-of-range
+ * numbers, attribute names outside [a-z0-9_-] and documents whose encoding
+ * would not fit one CoAP notification are refused with a reason in err.
+ * The schema is documented in docs/protocol.md, "Status". */
+#ifndef CPNS_STATUS_H
+#define CPNS_STATUS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cpns/cpns.h>
+
+#define CPNS_STATUS_TEXT_MAX 140       /* bytes of the free-form text */
+#define CPNS_STATUS_ATTRS_MAX 16       /* numeric attributes of one document */
+#define CPNS_STATUS_ATTR_NAME_MAX 24   /* bytes of an attribute name */
+#define CPNS_STATUS_VALUE_MAX 1e12     /* |value| of an attribute */
+/* Bytes of a document's JSON text: it must fit, with the CoAP header and
+ * options, in one notification of a DTLS session (libcoap's default MTU is
+ * 1152), because notifications are sent without block-wise transfer. */
+#define CPNS_STATUS_ENCODED_MAX 1024
+/* Members of one batch of status updates (a gateway's stream on CPNS-2). */
+#define CPNS_STATUS_BATCH_MAX 64
+
+enum cpns_presence {
+  CPNS_PRESENCE_ONLINE = 0,
+  CPNS_PRESENCE_OFFLINE = 1,
+  CPNS_PRESENCE_BUSY = 2,
+  CPNS_PRESENCE_AWAY = 3,
+};
+
+struct cpns_status_attr {
+  char name[CPNS_STATUS_ATTR_NAME_MAX + 1];
+  double value;
+};
+
+struct cpns_status_doc {
+  enum cpns_presence state;
+  char text[CPNS_STATUS_TEXT_MAX + 1];      /* "" when none */
+  unsigned nattrs;
+  struct cpns_status_attr attrs[CPNS_STATUS_ATTRS_MAX]; /* sorted by name, unique */
+  int64_t updated;                          /* unix seconds of the last change; 0 = never */
+};
+
+/* "online", "offline", "busy", "away"; never NULL. */
+const char *cpns_presence_name(enum cpns_presence p);
+/* -1 for anything else. */
+int cpns_presence_parse(const char *name);
+
+/* 1..CPNS_STATUS_ATTR_NAME_MAX bytes of [a-z0-9_-], starting with a letter,
+ * and not "state" or "text" (the names of the document's own fields, which
+ * are addressable beside the attributes: .../status/state). */
+bool cpns_status_attr_name_valid(const char *name);
+
+/* A document with state s, no text, no attributes, updated 0. */
+void cpns_status_init(struct cpns_status_doc *d, enum cpns_presence s);
+
+/* Decodes a whole document {"state", "text"?, "attrs"?, "updated"?} into
+ * *out (replacing it). "updated" is accepted (a gateway reports when its PNE
+ * changed) and checked to be 0..CPNS_STATUS_TIME_MAX. Returns 0,
+ * CPNS_ERR_INVAL or CPNS_ERR_TOOBIG with the reason in err; *out is
+ * written only on success. */
+#define CPNS_STATUS_TIME_MAX 253402300799LL /* 9999-12-31T23:59:59Z */
+int cpns_status_decode(const json_t *body, struct cpns_status_doc *out, char *err, size_t errlen);
+
+/* Applies a partial update {"state"?, "text"? (null clears), "attrs"?:
+ * {name: number | null (removes)}} to *doc, whole or not at all. Same
+ * errors as cpns_status_decode; *doc is unchanged on failure. */
+int cpns_status_merge(const json_t *patch, struct cpns_status_doc *doc, char *err, size_t errlen);
+
+/* Sets (or adds) an attribute, keeping the order; CPNS_ERR_INVAL for a bad
+ * name or value, CPNS_ERR_LIMIT when the document holds
+ * CPNS_STATUS_ATTRS_MAX already. */
+int cpns_status_set_attr(struct cpns_status_doc *d, const char *name, double value);
+/* The attribute, or NULL. */
+const struct cpns_status_attr *cpns_status_get_attr(const struct cpns_status_doc *d,
+                                                    const char *name);
+
+/* The document as a JSON tree (new reference): {"state","text"?,"attrs"?,"updated"}. */
+json_t *cpns_status_to_json(const struct cpns_status_doc *d);
+/* The same as compact JSON text into buf; CPNS_ERR_TOOBIG when it does not
+ * fit in bufsize (CPNS_STATUS_ENCODED_MAX + 1 always fits a decoded one). */
+int cpns_status_to_text(const struct cpns_status_doc *d, char *buf, size_t bufsize);
+/* Parses text written by cpns_status_to_text (e.g. read back from a store):
+ * as strict as cpns_status_decode. */
+int cpns_status_from_text(const char *text, struct cpns_status_doc *out, char *err, size_t errlen);
+
+/* True when state, text and attributes are equal (updated is not compared). */
+bool cpns_status_same(const struct cpns_status_doc *a, const struct cpns_status_doc *b);
+
+/* Strict, bounded number parsing for query values and command lines:
+ * a decimal number (no hex, inf or nan), finite, |v| <= CPNS_STATUS_VALUE_MAX. */
+int cpns_status_parse_number(const char *s, double *out);
+
+#endif
