@@ -46,10 +46,20 @@ ctl server.ctl pn list
 ctl server.ctl pn show home
 echo "== The server reaches the gateway on the session the gateway opened (CPNS-7) =="
 ctl server.ctl pn gw home
+echo "== A Service Group of the PN's devices, with its Group Key (through the gateway) =="
+ctl phone.ctl group create family
+ctl phone.ctl group invite family mp3-player
+ctl mp3-player.ctl group join family mp3-player
+ctl server.ctl group show family
+echo "Only members hold the key (epoch 2 now); the phone seals a note, the mp3 player opens it:"
+echo "dinner at eight" > note.txt
+"$bin/tools/cpnsctl" -P phone.ctl group seal family note.txt > note.sealed
+ctl mp3-player.ctl group open family note.sealed
 cat <<MSG
 The network keeps running. Try, from $top:
   build-run/tools/cpnsctl -P run/mp3-player.ctl pn leave
   build-run/tools/cpnsctl -P run/phone.ctl pn expel home set-top-box
   build-run/tools/cpnsctl -P run/server.ctl pn show home
+  build-run/tools/cpnsctl -P run/phone.ctl group expel family mp3-player
 Logs are in run/*.log. Stop everything with: scripts/run-local-pn.sh stop
 MSG
