@@ -41,6 +41,12 @@ struct gw_conf {
   long neighbor_max_age;
   long max_entities;
   long pne_lifetime_max;
+  bool caps_host;              /* [capabilities] (caps.c) */
+  char caps_file[4096];
+  char caps_power_supply[4096];
+  long caps_period;
+  long caps_min_interval;
+  long caps_page_max;
   struct cpns_node_limits limits;
   int log_level;
   char log_target[16];
@@ -88,9 +94,27 @@ void groups__registered(struct gw *gw);
  * interests), relayed to the server On-Behalf-Of each PNE. */
 int services__init(struct gw *gw);
 
+/* caps.c: device capabilities (5.5.1) of the PN's entities and the
+ * gateway's own, reported to the server through the change queue. */
+int caps__init(struct gw *gw);
+void caps__free(void);
+void caps__reload(struct gw *gw);
+/* Entity id left or was expelled: its document went with it. */
+void caps__entity_gone(struct gw *gw, const char *id);
+/* The PN was removed and started afresh: every document went with it. */
+void caps__pn_reset(struct gw *gw);
+/* Every document goes to the server whole again (after a registration). */
+void caps__reconcile(struct gw *gw);
+/* For a queued UP_CAPS of id: the request to send (method, query, body: a
+ * new reference). Returns 1 when there is nothing to send. */
+int caps__upstream_prepare(struct gw *gw, const char *id, coap_pdu_code_t *method, char *query,
+                           size_t qlen, json_t **body);
+/* Its answer; true when the change must be sent again (whole). */
+bool caps__upstream_done(struct gw *gw, const char *id, int code, const json_t *body);
+
 /* upstream.c: the CPNS-2 session to the server, PN registration, refresh,
  * and the queue that carries local changes to the server in order. */
-enum up_op { UP_PN_PUT, UP_PN_DELETE, UP_ENT_PUT, UP_ENT_DELETE, UP_ENT_EXPEL, UP_ENT_ADD };
+enum up_op { UP_PN_PUT, UP_PN_DELETE, UP_ENT_PUT, UP_ENT_DELETE, UP_ENT_EXPEL, UP_ENT_ADD, UP_CAPS };
 int upstream__init(struct gw *gw);
 void upstream__free(struct upstream *up);
 void upstream__queue(struct gw *gw, enum up_op op, const char *id);

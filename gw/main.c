@@ -9,6 +9,7 @@
 
 #include "enroll_client.h"
 #include "gw.h"
+#include "hostcaps.h"
 #include "log.h"
 #include "msg.h"
 #include "neighbors.h"
@@ -51,6 +52,9 @@ static const struct cpns_option gw_options[] = {
                "Most entities in the PN."),
     CPNS_OPT_I("limits", "pne_lifetime_max", S, pne_lifetime_max, "3600", 2, 86400, false,
                "Longest registration lifetime granted to a PNE."),
+    CPNS_OPT_I("limits", "caps_page_max", S, caps_page_max, "16", 1, 64, false,
+               "Most capability documents in one page of GET /pns/{pn}/caps."),
+    CPNS_CAPS_OPTIONS(S),
     CPNS_NODE_LIMIT_OPTIONS(S, "512", "32", "1024", "10000", "1000", "3"),
     CPNS_OPT_I("limits", "keepalive", S, limits.keepalive, "15", 0, 3600, false,
                "Seconds between pings on the server session (keeps NAT mappings); 0 = off."),
@@ -102,6 +106,7 @@ static void on_hup(void *arg) {
     cpns_daemon_reload_keyring(gw->node, gw->conf.keyring, (size_t)gw->conf.keyring_max, &gw->keyring);
   cpns_daemon_reload_trusted_peers(gw->node, gw->conf.trusted_peers, gw->conf.trusted_peers_max,
                                    &gw->trusted);
+  caps__reload(gw);
 }
 
 int main(int argc, char **argv) {
@@ -166,6 +171,7 @@ int main(int argc, char **argv) {
     goto out;
   }
   if (pn__init(&gw) || upstream__init(&gw) || keys__init(&gw) || groups__init(&gw) ||
+      caps__init(&gw) ||
       services__init(&gw) ||
       cpns_node_route_as(gw.node, COAP_REQUEST_CODE_GET, "neighbors", CPNS_REL_ANY, "read",
                          get_neighbors, &gw)) {
@@ -208,6 +214,7 @@ out:
   cpns_node_free(gw.node); /* first: its last callbacks still use gw.up */
   upstream__free(gw.up);
   groups__free();
+  caps__free();
   keys__free();
   cpns_store_close(gw.store);
   cpns_keyring_free(gw.keyring);

@@ -258,6 +258,7 @@ static void delete_entity(struct cpns_req *req, void *arg) {
   }
   log_notice(MOD, "%s %s PN %s%s%s", id, self ? "left" : "was expelled from", pn,
              self ? "" : " by ", self ? "" : req->peer->identity);
+  caps__entity_gone(gw, id); /* its capabilities went with it */
   if (!from_server(req)) upstream__queue(gw, self ? UP_ENT_DELETE : UP_ENT_EXPEL, id);
   cpns_reply(req, 202, NULL);
 }
@@ -299,6 +300,7 @@ static void delete_pn(struct cpns_req *req, void *arg) {
   log_notice(MOD, "PN %s removed by %s; starting afresh", gw->conf.pn, req->peer->identity);
   if (!from_server(req)) upstream__queue(gw, UP_PN_DELETE, NULL);
   upstream__queue(gw, UP_PN_PUT, NULL);
+  caps__pn_reset(gw); /* after the PN's removal in the queue */
   cpns_reply(req, 202, NULL);
 }
 

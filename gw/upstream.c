@@ -72,11 +72,12 @@ static void go_down(struct upstream *up, const char *why) {
 
 void upstream__queue(struct gw *gw, enum up_op kind, const char *id) {
   struct upstream *up = up_of(gw);
-  /* A later PUT of the same entity supersedes a queued one. */
-  if (kind == UP_ENT_PUT)
+  /* A later PUT of the same entity supersedes a queued one; so does a
+   * later change of its capabilities (sent as what differs when it goes). */
+  if (kind == UP_ENT_PUT || kind == UP_CAPS)
     for (size_t i = 0; i < up->qlen; i++) {
       struct op *o = &up->queue[(up->qhead + i) % up->qcap];
-      if (o->kind == UP_ENT_PUT && strcmp(o->id, id) == 0 && !(i == 0 && up->in_flight)) return;
+      if (o->kind == kind && strcmp(o->id, id) == 0 && !(i == 0 && up->in_flight)) return;
     }
   if (up->qlen == up->qcap) {
     /* Bounded: forget the queue and reconcile everything instead. */
@@ -159,13 +160,13 @@ static void reconcile_answer(void *arg, int code, const json_t *body, const char
     log_warn(MOD, "reconciliation read answered %d %s", code, diag);
   }
   gw->store->ops->entity_list(gw->store, gw->conf.pn, queue_put, gw);
+  caps__reconcile(gw); /* after the entities they belong to */
   pump(up);
 }
 
 /* ---- sending one queued change ---- */
 
 static void op_answer(void *arg, int code, const json_t *body, const char *diag) {
-  (void)body;
   struct upstream *up = arg;
   struct gw *gw = up->gw;
   up->in_flight = false;
@@ -174,8 +175,14 @@ static void op_answer(void *arg, int code, const json_t *body, const char *diag)
     return;
   }
   struct op o = up->queue[up->qhead];
+  if (o.kind == UP_CAPS && caps__upstream_done(gw, o.id, code, body)) {
+    pump(up); /* again, whole */
+    return;
+  }
   pop(up);
-  if (o.kind == UP_ENT_PUT && code == 403) {
+  if (o.kind == UP_CAPS) {
+    /* caps.c has dealt with the answer. */
+  } else if (o.kind == UP_ENT_PUT && code == 403) {
     /* The operator expelled it while we were away: apply it here too. */
     log_notice(MOD, "server refuses %s (%s): removing and expelling it locally", o.id, diag);
     gw->store->ops->entity_expel(gw->store, gw->conf.pn, o.id, NULL);
@@ -205,6 +212,7 @@ static void pump(struct upstream *up) {
   json_t *body = NULL;
   coap_pdu_code_t method = COAP_REQUEST_CODE_PUT;
   const char *query = NULL;
+  char caps_query[32];
   switch (o->kind) {
   case UP_PN_PUT:
     snprintf(path, sizeof path, "pns/%s", gw->conf.pn);
@@ -235,6 +243,15 @@ static void pump(struct upstream *up) {
     snprintf(path, sizeof path, "pns/%s/entities", gw->conf.pn);
     method = COAP_REQUEST_CODE_POST;
     body = json_pack("{s:s}", "id", o->id);
+    break;
+  case UP_CAPS:
+    if (caps__upstream_prepare(gw, o->id, &method, caps_query, sizeof caps_query, &body)) {
+      pop(up); /* nothing to send: gone, or the server has it */
+      pump(up);
+      return;
+    }
+    snprintf(path, sizeof path, "pns/%s/entities/%s/caps", gw->conf.pn, o->id);
+    query = caps_query[0] ? caps_query : NULL;
     break;
   }
   up->in_flight = true;
@@ -320,7 +337,9 @@ int upstream__init(struct gw *gw) {
   struct upstream *up = calloc(1, sizeof *up);
   if (!up) return CPNS_ERR_NOMEM;
   up->gw = gw;
-  up->qcap = (size_t)gw->conf.max_entities * 2 + 16;
+  /* Per entity at most a PUT, a capabilities change and a delete or add
+   * (PUTs and capabilities supersede their queued ones). */
+  up->qcap = (size_t)gw->conf.max_entities * 3 + 16;
   up->queue = calloc(up->qcap, sizeof *up->queue);
   if (!up->queue) {
     free(up);

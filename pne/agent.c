@@ -107,8 +107,10 @@ static void registered(void *arg, int code, const json_t *body, const char *diag
     p->last_error[0] = '\0';
     save_state(p);
   }
+  bool fresh = p->state != PNE_REGISTERED;
   p->state = PNE_REGISTERED;
   p->next_refresh = now_s() + (p->granted_lifetime / 2 > 1 ? p->granted_lifetime / 2 : 1);
+  if (fresh) caps__registered(p);
 }
 
 static void send_registration(struct pne *p) {

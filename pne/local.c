@@ -116,6 +116,8 @@ int local__init(struct pne *p) {
       {COAP_REQUEST_CODE_POST, "pns/*/entities"},
       {COAP_REQUEST_CODE_GET, "pns/*/entities/*"},
       {COAP_REQUEST_CODE_DELETE, "pns/*/entities/*"},
+      {COAP_REQUEST_CODE_GET, "pns/*/caps"},
+      {COAP_REQUEST_CODE_GET, "pns/*/entities/*/caps"},
       /* Service Groups: the PNE is the member; its applications act for it. */
       {COAP_REQUEST_CODE_POST, "groups"},
       {COAP_REQUEST_CODE_GET, "groups/*"},

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hostcaps.h"
 #include "log.h"
 #include "msg.h"
 #include "pne.h"
@@ -41,6 +42,7 @@ static const struct cpns_option pne_options[] = {
     CPNS_OPT_S("local", "keyring", S, local_keyring, "/etc/cpns/pne-apps.keys",
                "Keys of the applications (role app) that may use this PNE, mode 0600."),
     CPNS_DISCOVERY_OPTIONS(S, "gateways and PNEs", "64"),
+    CPNS_CAPS_OPTIONS(S),
     CPNS_NODE_LIMIT_OPTIONS(S, "32", "8", "64", "8000", "1000", "2"),
     CPNS_OPT_I("limits", "keepalive", S, limits.keepalive, "15", 0, 3600, false,
                "Seconds between pings on the gateway session; 0 = off."),
@@ -55,6 +57,7 @@ static void on_hup(void *arg) {
     cpns_daemon_reload_keyring(p->node, p->conf.local_keyring, PNE_APP_KEYS_MAX, &p->keyring);
   cpns_daemon_reload_trusted_peers(p->node, p->conf.trusted_peers, p->conf.trusted_peers_max,
                                    &p->trusted);
+  caps__reload(p);
 }
 
 int main(int argc, char **argv) {
@@ -120,7 +123,8 @@ int main(int argc, char **argv) {
                     .max_age = p.conf.neighbor_max_age,
                     .self_id = p.conf.id},
   };
-  if (cpns_neighbors_start(p.node, &ncfg, &p.neighbors) || local__init(&p) || agent__init(&p)) {
+  if (cpns_neighbors_start(p.node, &ncfg, &p.neighbors) || local__init(&p) || agent__init(&p) ||
+      caps__init(&p)) {
     log_err("pne", "initialization failed");
     ex = CPNS_EXIT_SOFTWARE;
     goto out;
@@ -141,6 +145,7 @@ out:
   if (p.session) coap_session_release(p.session);
   cpns_neighbors_free(p.neighbors);
   cpns_node_free(p.node);
+  caps__free(); /* after the node: its last callbacks still use it */
   cpns_keyring_free(p.keyring);
   cpns_trustlink_free(p.trusted);
   if (p.conf.pid_file[0]) remove(p.conf.pid_file);

@@ -36,6 +36,11 @@ struct pne_conf {
   long discovery_period;
   long max_neighbors;
   long neighbor_max_age;
+  bool caps_host; /* [capabilities] (capabilities.c) */
+  char caps_file[4096];
+  char caps_power_supply[4096];
+  long caps_period;
+  long caps_min_interval;
   struct cpns_node_limits limits;
   int log_level;
   char log_target[16];
@@ -80,5 +85,13 @@ int enroll__run(struct pne *p, const char *code);
 
 /* local.c: CPNS-5 for applications on this device, and CPNS-6 from the gateway. */
 int local__init(struct pne *p);
+
+/* capabilities.c: this device's capabilities (5.5.1), served at self/caps
+ * and reported to the gateway, whole at registration, then what changed. */
+int caps__init(struct pne *p);
+void caps__free(void);
+void caps__reload(struct pne *p);
+/* The PNE registered (again) with its gateway. */
+void caps__registered(struct pne *p);
 
 #endif

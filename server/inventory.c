@@ -321,6 +321,7 @@ static void delete_entity(struct cpns_req *req, void *arg) {
   log_notice(MOD, "%s %s from PN %s (by %s)", id, expel ? "expelled" : "removed", pn,
              req->peer->identity);
   directory__entity_gone(srv, pn, id); /* its services leave with it */
+  caps__entity_gone(srv, pn, id);      /* its capabilities went with it */
   if (op) {
     char path[2 * CPNS_ID_MAX + 32];
     snprintf(path, sizeof path, "pns/%s/entities/%s", pn, id);
@@ -372,6 +373,7 @@ static void delete_pn(struct cpns_req *req, void *arg) {
   }
   log_notice(MOD, "PN %s removed (by %s)", pn, req->peer->identity);
   directory__entity_gone(srv, pn, NULL);
+  caps__entity_gone(srv, pn, NULL);
   if (op) {
     char path[CPNS_ID_MAX + 8];
     snprintf(path, sizeof path, "pns/%s", pn);

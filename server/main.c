@@ -48,6 +48,9 @@ static const struct cpns_option server_options[] = {
                "Most saved interests (each an observable resource, within max_observables)."),
     CPNS_OPT_I("limits", "max_interests_per_owner", S, max_interests_per_owner, "8", 1, 1000, false,
                "Most interests one identity may save."),
+    CPNS_OPT_I("limits", "caps_page_max", S, caps_page_max, "16", 1, 64, false,
+               "Most capability documents in one page of GET /pns/{pn}/caps, and the page size "
+               "when none is asked."),
     CPNS_NODE_LIMIT_OPTIONS(S, "4096", "128", "4096", "10000", "2000", "4"),
     CPNS_LOG_OPTIONS(S),
 };
@@ -116,7 +119,7 @@ int main(int argc, char **argv) {
   }
   srv.links = gwlinks__new((size_t)srv.conf.limits.max_sessions);
   if (!srv.links || inventory__init(&srv) || keys__init(&srv) || groups__init(&srv) ||
-      directory__init(&srv)) {
+      directory__init(&srv) || caps__init(&srv)) {
     log_err("server", "initialization failed");
     ex = CPNS_EXIT_SOFTWARE;
     goto out;
@@ -142,6 +145,7 @@ out:
   cpns_node_free(srv.node);
   groups__free(&srv);
   directory__free(&srv);
+  caps__free(&srv);
   keys__free(&srv);
   cpns_store_close(srv.store);
   cpns_keyring_free(srv.keyring);

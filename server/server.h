@@ -30,6 +30,7 @@ struct server_conf {
   long lookup_budget;
   long max_interests;
   long max_interests_per_owner;
+  long caps_page_max;            /* device capabilities (caps.c) */
   struct cpns_node_limits limits;
   int log_level;
   char log_target[16];
@@ -85,6 +86,14 @@ unsigned directory__relations(struct server *srv, const struct cpns_req *req, un
 /* Entity offerer left PN pn (or was expelled): its services go. offerer
  * NULL: the PN is gone, and every service of it. */
 void directory__entity_gone(struct server *srv, const char *pn, const char *offerer);
+
+/* caps.c: device capabilities (5.5.1), reported by gateways, read with
+ * Observe by whoever may read the PN's inventory. */
+int caps__init(struct server *srv);
+void caps__free(struct server *srv);
+/* Entity id of PN pn left or was expelled (id NULL: the PN is gone): its
+ * document went with it; its observers are told. */
+void caps__entity_gone(struct server *srv, const char *pn, const char *id);
 
 /* gwlinks.c: the session each PN GW opened, for CPNS-7 requests. */
 struct gwlinks *gwlinks__new(size_t max);
