@@ -6,8 +6,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "client_internal.h"
 #include "msg.h"
 #include "node.h"
+#include "obsclient.h"
 
 struct cpns_client {
   struct cpns_node *node;
@@ -15,6 +17,7 @@ struct cpns_client {
   long timeout_ms;
   int status;
   char error[CPNS_DIAG_MAX + 64];
+  struct cpns_obsclient *obs; /* made at the first observation */
 };
 
 struct wait {
@@ -32,7 +35,7 @@ static void on_answer(void *arg, int code, const json_t *body, const char *diag)
   snprintf(w->diag, sizeof w->diag, "%s", diag ? diag : "");
 }
 
-static int code_to_err(int code) {
+int client__code_to_err(int code) {
   if (code >= 200 && code < 300) return 0;
   switch (code) {
   case 400: case 402: case 405: case 406: case 415: return CPNS_ERR_INVAL;
@@ -71,7 +74,7 @@ static int call(cpns_client_t *c, coap_pdu_code_t method, const char *path, cons
     return CPNS_ERR_TIMEOUT;
   }
   c->status = w.code > 0 ? w.code : 0;
-  rc = code_to_err(w.code);
+  rc = client__code_to_err(w.code);
   if (rc) {
     if (w.code > 0)
       snprintf(c->error, sizeof c->error, "%d.%02d %s", w.code / 100, w.code % 100,
@@ -117,10 +120,39 @@ int cpns_client_new(const cpns_client_config_t *cfg, cpns_client_t **out) {
   return 0;
 }
 
+struct cpns_node *client__node(cpns_client_t *c) { return c->node; }
+coap_session_t *client__session(cpns_client_t *c) { return c->session; }
+
+struct cpns_obsclient *client__obsclient(cpns_client_t *c) {
+  if (!c->obs && cpns_obsclient_new(c->node, &c->obs)) c->obs = NULL;
+  return c->obs;
+}
+
+int client__connect(cpns_client_t *c) {
+  uint64_t deadline = mono_ms() + (uint64_t)c->timeout_ms;
+  for (;;) {
+    coap_session_state_t st = coap_session_get_state(c->session);
+    if (st == COAP_SESSION_STATE_ESTABLISHED) return 0;
+    if (st == COAP_SESSION_STATE_NONE) return CPNS_ERR_UNAVAIL;
+    if (mono_ms() >= deadline) return CPNS_ERR_TIMEOUT;
+    cpns_node_step(c->node, 100);
+  }
+}
+
+void client__set_error(cpns_client_t *c, int status, const char *diag) {
+  c->status = status > 0 ? status : 0;
+  if (status > 0)
+    snprintf(c->error, sizeof c->error, "%d.%02d %s", status / 100, status % 100, diag);
+  else
+    snprintf(c->error, sizeof c->error, "%s", diag);
+}
+
 void cpns_client_free(cpns_client_t *c) {
   if (!c) return;
   if (c->session) cpns_node_close_session(c->node, c->session);
   cpns_node_free(c->node);
+  /* After the node: its hooks point at the observations until it is gone. */
+  cpns_obsclient_free(c->obs);
   free(c);
 }
 

@@ -10,10 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "capabilities.h"
+#include "client_internal.h"
 #include "msg.h"
 #include "node.h"
+#include "obsclient.h"
 
 /* The longest answer text decoded: a page of a PN's documents, as the
  * client returns it (indented JSON). A page on the wire is at most
@@ -208,6 +211,37 @@ void cpns_capabilities_page_free(cpns_capabilities_page_t *page) {
   free(page);
 }
 
+/* A page answer {"pn","caps":[...],"next"} of PN pn. */
+static int decode_page(const json_t *v, const char *pn, cpns_capabilities_page_t **out) {
+  *out = NULL;
+  json_t *items = json_object_get(v, "caps"), *next = json_object_get(v, "next");
+  json_t *apn = json_object_get(v, "pn");
+  size_t n = json_array_size(items);
+  if (!json_is_array(items) || n > CPNS_RESPONSE_ITEMS_MAX || !json_is_string(apn) ||
+      strcmp(json_string_value(apn), pn) != 0 ||
+      !(json_is_null(next) || (json_is_string(next) && cpns_valid_id(json_string_value(next)))))
+    return CPNS_ERR_PROTO;
+  cpns_capabilities_page_t *page = calloc(1, sizeof *page);
+  if (!page || (n && !(page->items = calloc(n, sizeof *page->items)))) {
+    free(page);
+    return CPNS_ERR_NOMEM;
+  }
+  memcpy(page->pn, pn, strlen(pn) + 1);
+  take_text(next, page->next, sizeof page->next);
+  int rc = 0;
+  for (size_t i = 0; i < n; i++) {
+    rc = decode_object(json_array_get(items, i), &page->items[i]);
+    if (rc) break;
+    page->count++;
+  }
+  if (rc) {
+    cpns_capabilities_page_free(page);
+    return rc;
+  }
+  *out = page;
+  return 0;
+}
+
 /* ---- requests ---- */
 
 /* A GET whose answer is one document. */
@@ -251,33 +285,112 @@ int cpns_capabilities_list(cpns_client_t *c, const char *pn, const char *after, 
   if (!rc) rc = parse_answer(text, &v);
   free(text);
   if (rc) return rc;
-  json_t *items = json_object_get(v, "caps"), *next = json_object_get(v, "next");
-  json_t *apn = json_object_get(v, "pn");
-  size_t n = json_array_size(items);
-  if (!json_is_array(items) || n > CPNS_RESPONSE_ITEMS_MAX || !json_is_string(apn) ||
-      strcmp(json_string_value(apn), pn) != 0 ||
-      !(json_is_null(next) || (json_is_string(next) && cpns_valid_id(json_string_value(next))))) {
-    json_decref(v);
-    return CPNS_ERR_PROTO;
-  }
-  cpns_capabilities_page_t *page = calloc(1, sizeof *page);
-  if (!page || (n && !(page->items = calloc(n, sizeof *page->items)))) {
-    free(page);
-    json_decref(v);
-    return CPNS_ERR_NOMEM;
-  }
-  memcpy(page->pn, pn, strlen(pn) + 1);
-  take_text(next, page->next, sizeof page->next);
-  for (size_t i = 0; i < n; i++) {
-    rc = decode_object(json_array_get(items, i), &page->items[i]);
-    if (rc) break;
-    page->count++;
-  }
+  rc = decode_page(v, pn, out);
   json_decref(v);
+  return rc;
+}
+
+/* ---- watching ---- */
+
+struct watch {
+  cpns_client_t *c;
+  const char *pn;
+  bool entity;
+  cpns_capabilities_watch_fn fn;
+  void *arg;
+  bool over;    /* the observation ended */
+  bool stopped; /* fn asked to stop */
+  bool gone;    /* obsclient freed the observation */
+  int rc;
+};
+
+static void watch_end(struct watch *w, int status, int rc, const char *diag) {
+  w->over = true;
+  w->rc = rc;
+  client__set_error(w->c, status, diag);
+}
+
+static void on_notification(void *arg, struct cpns_observation *o, int code, const json_t *body,
+                            const char *diag, bool observing) {
+  (void)o;
+  struct watch *w = arg;
+  w->gone = !observing;
+  if (code < 200 || code >= 300) {
+    int rc = client__code_to_err(code);
+    watch_end(w, code > 0 ? code : 0, rc, diag && *diag ? diag : cpns_strerror(rc));
+    return;
+  }
+  /* A refusal told to an observer comes as a 2.05 {"error","diag"} (see
+   * node.c); it ends the watch. */
+  json_t *err = json_object_get(body, "error");
+  if (json_is_integer(err)) {
+    int ecode = (int)json_integer_value(err);
+    const char *d = json_string_value(json_object_get(body, "diag"));
+    watch_end(w, ecode, client__code_to_err(ecode), d ? d : "");
+    return;
+  }
+  cpns_capabilities_page_t *page = NULL;
+  int rc;
+  if (w->entity) {
+    page = calloc(1, sizeof *page);
+    rc = page && (page->items = calloc(1, sizeof *page->items)) ? 0 : CPNS_ERR_NOMEM;
+    if (!rc) rc = decode_object(body, &page->items[0]);
+    if (!rc) {
+      page->count = 1;
+      memcpy(page->pn, w->pn, strlen(w->pn) + 1);
+    }
+  } else {
+    rc = decode_page(body, w->pn, &page);
+  }
   if (rc) {
     cpns_capabilities_page_free(page);
+    watch_end(w, code, rc, "malformed capabilities");
+    return;
+  }
+  if (w->fn(w->arg, page)) w->stopped = true;
+  cpns_capabilities_page_free(page);
+  if (!observing && !w->stopped)
+    watch_end(w, 0, CPNS_ERR_UNAVAIL, "the peer answered without Observe");
+}
+
+static uint64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* How long the loop waits for input at a time: short enough to notice
+ * the end of the watch promptly. */
+#define WATCH_STEP_MS 100
+
+int cpns_capabilities_watch(cpns_client_t *c, const char *pn, const char *id, long duration_ms,
+                            cpns_capabilities_watch_fn fn, void *arg) {
+  if (!c || !fn || !pn || !cpns_valid_id(pn) || (id && !cpns_valid_id(id)) || duration_ms < 0)
+    return CPNS_ERR_INVAL;
+  char path[2 * CPNS_ID_MAX + 32];
+  if (id)
+    snprintf(path, sizeof path, "pns/%s/entities/%s/caps", pn, id);
+  else
+    snprintf(path, sizeof path, "pns/%s/caps", pn);
+  struct cpns_obsclient *oc = client__obsclient(c);
+  if (!oc) return CPNS_ERR_NOMEM;
+  struct watch w = {c, pn, id != NULL, fn, arg, false, false, false, 0};
+  struct cpns_observation *o = NULL;
+  client__set_error(c, 0, "");
+  int rc = client__connect(c);
+  if (!rc)
+    rc = cpns_obsclient_start(oc, client__session(c), path, NULL, NULL, false, on_notification,
+                                &w, &o);
+  if (rc) {
+    client__set_error(c, 0, cpns_strerror(rc));
     return rc;
   }
-  *out = page;
-  return 0;
+  uint64_t end = duration_ms ? mono_ms() + (uint64_t)duration_ms : UINT64_MAX;
+  while (!w.over && !w.stopped && mono_ms() < end) cpns_node_step(client__node(c), WATCH_STEP_MS);
+  if (!w.gone) {
+    /* Ours to end: deregister (RFC 7641 §3.6) and let the request go. */
+    cpns_obsclient_stop(oc, o, client__session(c));
+    cpns_node_step(client__node(c), 0);
+  }
+  return w.stopped || !w.over ? 0 : w.rc;
 }

@@ -19,4 +19,8 @@ int ctl_interest_command(cpns_client_t *c, bool json, int argc, char **argv);
 /* Their lines of cpnsctl --help. */
 extern const char ctl_services_usage[];
 
+/* cpnsctl_caps.c: device capabilities (caps show [PN [ID]] [--watch]). */
+int ctl_caps_command(cpns_client_t *c, bool json, int argc, char **argv);
+extern const char ctl_caps_usage[];
+
 #endif

@@ -186,6 +186,32 @@ CPNS_EXPORT int cpns_capabilities_self(cpns_client_t *c, cpns_capabilities_t **o
  */
 CPNS_EXPORT int cpns_capabilities_decode(const char *text, cpns_capabilities_t **out);
 
+/**
+ * Called by cpns_capabilities_watch() with the capabilities as they are
+ * when the watch starts and again after every change: a page of one PN's
+ * documents (its first page), or a page holding the one entity watched.
+ * The page is borrowed for the call. Return 0 to go on watching, anything
+ * else to stop.
+ */
+typedef int (*cpns_capabilities_watch_fn)(void *arg, const cpns_capabilities_page_t *page);
+
+/**
+ * Follows changes (RFC 7641 Observe on the capability resource): the
+ * capabilities of entity id of pn, or of PN pn's first page when id is
+ * NULL. Runs the client until fn returns non-zero or duration_ms have
+ * passed (0: no end), and returns 0 then. Otherwise: the peer's refusal
+ * (the first answer's, or one told later, e.g. CPNS_ERR_DENIED when the
+ * caller lost its right, CPNS_ERR_NOTFOUND when the entity left),
+ * CPNS_ERR_UNAVAIL when the session went away or the peer serves the
+ * resource without Observe (its observable resources are exhausted: fn
+ * got the document once), CPNS_ERR_LIMIT when the peer has as many
+ * observers as it takes (5.03). Observe a peer directly: a PNE relays
+ * reads to its gateway but not observations. Strings borrowed.
+ */
+CPNS_EXPORT int cpns_capabilities_watch(cpns_client_t *c, const char *pn, const char *id,
+                                        long duration_ms, cpns_capabilities_watch_fn fn,
+                                        void *arg);
+
 /** Frees what the calls above return. NULL does nothing. */
 CPNS_EXPORT void cpns_capabilities_free(cpns_capabilities_t *caps);
 CPNS_EXPORT void cpns_capabilities_page_free(cpns_capabilities_page_t *page);
