@@ -149,5 +149,26 @@ start_all() {
   for p in $(cat "$NET/pnes"); do wait_for 20 is_state gw.ctl home "$p" online || return 1; done
 }
 
+# A key of 64 hex digits whose bytes hold no NUL and that does not end in a
+# newline byte, so that libcoap's coap-client can take it raw (-k).
+nul_free_key() {
+  local k
+  while :; do
+    k=$(openssl rand -hex 32)
+    echo "$k" | grep -Eq '^([0-9a-f]{2})*00' && continue
+    case $k in *0a) continue;; esac
+    echo "$k"; return
+  done
+}
+
+# add_identity KEYRING IDENTITY ROLE PN PROFILE URI: a new identity with its key
+# file, its line in $NET/KEYRING (send the daemon SIGHUP to load it) and a
+# cpnsctl profile $NET/PROFILE that talks to URI as it.
+add_identity() {
+  local k; k=$(nul_free_key)
+  (umask 077; echo "$k" > "$NET/$2.key"; echo "$2 $3 $4 $k" >> "$NET/$1")
+  printf '[cpnsctl]\nuri = %s\nidentity = %s\nkey_file = %s\n' "$6" "$2" "$NET/$2.key" > "$NET/$5"
+}
+
 # has TEXT PATTERN: TEXT matches the extended regular expression PATTERN.
 has() { grep -Eq -- "$2" <<<"$1"; }

@@ -18,17 +18,11 @@ done
 # More identities: another PN's gateway at the server, a PNE that is not a
 # member at the gateway, and a PNE that is not a local application at the PNE.
 umask 077
-mkid() { # mkid KEYRING IDENTITY ROLE PN PROFILE URI
-  local k; k=$(openssl rand -hex 32)
-  echo "$k" > "$NET/$2.key"
-  echo "$2 $3 $4 $k" >> "$NET/$1"
-  printf '[cpnsctl]\nuri = %s\nidentity = %s\nkey_file = %s\n' "$6" "$2" "$NET/$2.key" > "$NET/$5"
-}
-mkid server.keys gw-office gw office office.ctl coaps://127.0.0.1:26680
-mkid server.keys gwhome-at-server gw home gwhome.ctl coaps://127.0.0.1:26680
-mkid gw.keys stranger pne home stranger.ctl coaps://127.0.0.1:26681
-mkid gw.keys phone-at-gw pne home phone-gw.ctl coaps://127.0.0.1:26681
-mkid phone-apps.keys intruder pne - intruder.ctl coaps://127.0.0.1:26690
+add_identity server.keys gw-office gw office office.ctl coaps://127.0.0.1:26680
+add_identity server.keys gwhome-at-server gw home gwhome.ctl coaps://127.0.0.1:26680
+add_identity gw.keys stranger pne home stranger.ctl coaps://127.0.0.1:26681
+add_identity gw.keys phone-at-gw pne home phone-gw.ctl coaps://127.0.0.1:26681
+add_identity phone-apps.keys intruder pne - intruder.ctl coaps://127.0.0.1:26690
 kill -HUP "$(pid_of server)" "$(pid_of gw)" "$(pid_of phone)"
 sleep 1
 # phone-at-gw registers, so that it is a member (a PNE acting for itself).

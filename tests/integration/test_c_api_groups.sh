@@ -26,14 +26,8 @@ done
 
 # Two gateway identities at the server, as in test_groups.sh.
 umask 077
-mkid() { # mkid IDENTITY PN
-  local k; k=$(openssl rand -hex 32)
-  echo "$k" > "$NET/$1.key"
-  echo "$1 gw $2 $k" >> "$NET/server.keys"
-  printf '[cpnsctl]\nuri = %s\nidentity = %s\nkey_file = %s\n' "$URI" "$1" "$NET/$1.key" > "$NET/$1.ctl"
-}
-mkid gw-a a
-mkid gw-b b
+add_identity server.keys "gw-a" gw "a" "gw-a.ctl" "$URI"
+add_identity server.keys "gw-b" gw "b" "gw-b.ctl" "$URI"
 kill -HUP "$(pid_of server)"
 sleep 1
 

@@ -13,22 +13,7 @@ URI=coaps://127.0.0.1:31680
 # Gateways of four PNs at the server. gw-b's key has no NUL byte and no
 # trailing newline, so that coap-client can take it raw on the command line.
 umask 077
-nul_free_key() {
-  local k
-  while :; do
-    k=$(openssl rand -hex 32)
-    echo "$k" | grep -Eq '^([0-9a-f]{2})*00' && continue
-    case $k in *0a) continue;; esac
-    echo "$k"; return
-  done
-}
-mkid() { # mkid IDENTITY PN
-  local k; k=$(nul_free_key)
-  echo "$k" > "$NET/$1.key"
-  echo "$1 gw $2 $k" >> "$NET/server.keys"
-  printf '[cpnsctl]\nuri = %s\nidentity = %s\nkey_file = %s\n' "$URI" "$1" "$NET/$1.key" > "$NET/$1.ctl"
-}
-for p in a b c d; do mkid "gw-$p" "$p"; done
+for p in a b c d; do add_identity server.keys "gw-$p" gw "$p" "gw-$p.ctl" "$URI"; done
 kill -HUP "$(pid_of server)"
 sleep 1
 epoch_of() { ctlj "$1" group show fam | sed -n 's/.*"epoch": \([0-9]*\).*/\1/p'; }
