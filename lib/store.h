@@ -204,6 +204,14 @@ struct cpns_policy_rec {
 };
 typedef int (*cpns_policy_cb)(void *arg, const struct cpns_policy_rec *p);
 
+/* Usage statistics (spec 5.5.4, lib/usage.h): records, the filter of a
+ * summary and its rows. */
+struct cpns_usage_rec;
+struct cpns_usage_filter;
+struct cpns_usage_total;
+typedef int (*cpns_usage_cb)(void *arg, const struct cpns_usage_rec *r);
+typedef int (*cpns_usage_total_cb)(void *arg, const struct cpns_usage_total *t);
+
 struct cpns_store;
 
 struct cpns_store_ops {
@@ -421,6 +429,31 @@ struct cpns_store_ops {
   int (*policy_count)(struct cpns_store *st, const char *pn, uint64_t *out);
   int (*policy_mark)(struct cpns_store *st, const char *pn, const char *id, bool active,
                      uint64_t fired, int64_t last_fired);
+
+  /* Usage records (spec 5.5.4): kept by a PNE and a gateway until the next
+   * hop has them, by the server for its summaries; each with a seq, the
+   * order in which this store received it. usage_add inserts n records in
+   * one transaction, whole or not at all, passing over those whose (pn,
+   * entity, rid) is held already (a resend): *added (may be NULL) gets how
+   * many were new. usage_list visits at most limit records with seq > after,
+   * in seq order (cb must not use the store; non-zero stops). usage_remove
+   * deletes records by seq, in one transaction. usage_purge deletes at most
+   * limit records of service (NULL: any) whose day (the UTC day of start) is
+   * before before_day (INT64_MAX: any), *removed (may be NULL) gets how
+   * many. usage_count counts every record. usage_summary visits the totals
+   * of the records f selects (its PN, service and entity when not "", its
+   * days), grouped by f->by and ordered by key, at most limit rows (cb must
+   * not use the store). */
+  int (*usage_add)(struct cpns_store *st, const struct cpns_usage_rec *r, size_t n,
+                   unsigned *added);
+  int (*usage_list)(struct cpns_store *st, uint64_t after, unsigned limit, cpns_usage_cb cb,
+                    void *arg);
+  int (*usage_remove)(struct cpns_store *st, const uint64_t *seq, size_t n);
+  int (*usage_purge)(struct cpns_store *st, const char *service, int64_t before_day,
+                     unsigned limit, unsigned *removed);
+  int (*usage_count)(struct cpns_store *st, uint64_t *out);
+  int (*usage_summary)(struct cpns_store *st, const struct cpns_usage_filter *f, unsigned limit,
+                       cpns_usage_total_cb cb, void *arg);
 };
 
 struct cpns_store {

@@ -23,6 +23,7 @@
 
 #include "log.h"
 #include "service.h"
+#include "usage.h"
 
 /* The SQL below writes these states as literals: a partial index is only used
  * when the query repeats its WHERE clause literally, not through a parameter. */
@@ -250,6 +251,27 @@ static const char *const migrations[] = {
     "  last_fired INTEGER NOT NULL,"
     "  PRIMARY KEY (pn, id)) WITHOUT ROWID;"
     "CREATE INDEX status_policy_of_entity ON status_policy(pn, entity);",
+    /* Usage statistics (spec 5.5.4, issue 5): the records a PNE or a gateway
+     * keeps until the next hop has them, and the server's, which its
+     * summaries add up. seq orders them as they arrived; (pn, entity, rid)
+     * recognizes a resend; day is the UTC day of start, what summaries
+     * group and select by. */
+    "CREATE TABLE usage_record ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  pn TEXT NOT NULL,"
+    "  entity TEXT NOT NULL,"
+    "  rid TEXT NOT NULL,"
+    "  service TEXT NOT NULL,"
+    "  start INTEGER NOT NULL,"
+    "  stop INTEGER NOT NULL CHECK (stop >= start),"
+    "  day INTEGER NOT NULL,"
+    "  bytes_in INTEGER NOT NULL CHECK (bytes_in >= 0),"
+    "  bytes_out INTEGER NOT NULL CHECK (bytes_out >= 0),"
+    "  device TEXT NOT NULL,"
+    "  received_at INTEGER NOT NULL,"
+    "  UNIQUE (pn, entity, rid));"
+    "CREATE INDEX usage_by_pn_day ON usage_record(pn, day);"
+    "CREATE INDEX usage_by_day ON usage_record(day);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -273,6 +295,19 @@ static const char *const migrations[] = {
 #define POLICY_COLS                                                                          \
   "pn, id, entity, attr, op, threshold, state, target_pn, target, created_by, created_at, "   \
   "active, fired, last_fired"
+#define USAGE_COLS                                                                           \
+  "seq, pn, entity, rid, service, start, stop, bytes_in, bytes_out, device, received_at"
+/* A summary row: the key, then the totals (total() is a float: a sum past
+ * int64 does not fail the query). */
+#define USAGE_TOTALS "count(*), total(stop - start), total(bytes_in), total(bytes_out)"
+/* The filter of a summary: ?1 the PN (or ''), ?2..?3 the days, ?4 the
+ * service, ?5 the entity, ?6 the limit. Each grouping comes in two forms,
+ * so that the planner picks the (pn, day) index when a PN is given. */
+#define USAGE_WHERE_REST                                                                    \
+  " day BETWEEN ?2 AND ?3 AND (?4 = '' OR service = ?4) AND (?5 = '' OR entity = ?5)"
+#define USAGE_SUMMARY(key, pn_clause)                                                        \
+  "SELECT " key ", " USAGE_TOTALS " FROM usage_record WHERE " pn_clause " AND"            \
+  USAGE_WHERE_REST " GROUP BY " key " ORDER BY " key " LIMIT ?6"
 
 enum stmt_id {
   S_BEGIN,
@@ -368,6 +403,19 @@ enum stmt_id {
   S_POLICY_COUNT_PN,
   S_POLICY_COUNT_ALL,
   S_POLICY_MARK,
+  S_USAGE_ADD,
+  S_USAGE_LIST,
+  S_USAGE_REMOVE,
+  S_USAGE_PURGE,
+  S_USAGE_COUNT,
+  S_USAGE_SUM_SERVICE,
+  S_USAGE_SUM_PN,
+  S_USAGE_SUM_DAY,
+  S_USAGE_SUM_ENTITY,
+  S_USAGE_SUM_SERVICE_ALL,
+  S_USAGE_SUM_PN_ALL,
+  S_USAGE_SUM_DAY_ALL,
+  S_USAGE_SUM_ENTITY_ALL,
   S_COUNT_
 };
 
@@ -547,6 +595,23 @@ static const char *const stmt_sql[S_COUNT_] = {
     [S_POLICY_COUNT_ALL] = "SELECT count(*) FROM status_policy",
     [S_POLICY_MARK] = ("UPDATE status_policy SET active = ?3, fired = ?4, last_fired = ?5"
                        " WHERE pn = ?1 AND id = ?2"),
+    [S_USAGE_ADD] = ("INSERT INTO usage_record (pn, entity, rid, service, start, stop, day,"
+                     " bytes_in, bytes_out, device, received_at)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+                     " ON CONFLICT (pn, entity, rid) DO NOTHING"),
+    [S_USAGE_LIST] = "SELECT " USAGE_COLS " FROM usage_record WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    [S_USAGE_REMOVE] = "DELETE FROM usage_record WHERE seq = ?1",
+    [S_USAGE_PURGE] = ("DELETE FROM usage_record WHERE seq IN (SELECT seq FROM usage_record"
+                       " WHERE day < ?2 AND (?1 = '' OR service = ?1) LIMIT ?3)"),
+    [S_USAGE_COUNT] = "SELECT count(*) FROM usage_record",
+    [S_USAGE_SUM_SERVICE] = USAGE_SUMMARY("service", "pn = ?1"),
+    [S_USAGE_SUM_PN] = USAGE_SUMMARY("pn", "pn = ?1"),
+    [S_USAGE_SUM_DAY] = USAGE_SUMMARY("day", "pn = ?1"),
+    [S_USAGE_SUM_ENTITY] = USAGE_SUMMARY("entity", "pn = ?1"),
+    [S_USAGE_SUM_SERVICE_ALL] = USAGE_SUMMARY("service", "?1 = ''"),
+    [S_USAGE_SUM_PN_ALL] = USAGE_SUMMARY("pn", "?1 = ''"),
+    [S_USAGE_SUM_DAY_ALL] = USAGE_SUMMARY("day", "?1 = ''"),
+    [S_USAGE_SUM_ENTITY_ALL] = USAGE_SUMMARY("entity", "?1 = ''"),
 };
 
 struct sqlite_store {
@@ -2771,6 +2836,186 @@ static int policy_mark(struct cpns_store *st, const char *pn, const char *id, bo
   return run(s, S_POLICY_MARK, "policy_mark");
 }
 
+/* ---- usage statistics (spec 5.5.4) ---------------------------------------- */
+
+/* Largest total a summary row reports: a float sum past it is capped. */
+#define USAGE_TOTAL_CAP 9.2e18
+
+static int usage_from_row(struct sqlite_store *s, sqlite3_stmt *q, struct cpns_usage_rec *r) {
+  cpns_usage_rec_init(r);
+  char device[CPNS_USAGE_DEVICE_TEXT_MAX + 1];
+  int64_t seq, start, stop, in, out;
+  int rc = col_int(q, 0, 1, INT64_MAX, &seq);
+  if (!rc) rc = col_str(s, q, 1, r->pn, sizeof r->pn);
+  if (!rc) rc = col_str(s, q, 2, r->entity, sizeof r->entity);
+  if (!rc) rc = col_str(s, q, 3, r->rid, sizeof r->rid);
+  if (!rc) rc = col_str(s, q, 4, r->service, sizeof r->service);
+  if (!rc) rc = col_int(q, 5, 0, CPNS_USAGE_TIME_MAX, &start);
+  if (!rc) rc = col_int(q, 6, 0, CPNS_USAGE_TIME_MAX, &stop);
+  if (!rc) rc = col_int(q, 7, 0, (int64_t)CPNS_USAGE_BYTES_MAX, &in);
+  if (!rc) rc = col_int(q, 8, 0, (int64_t)CPNS_USAGE_BYTES_MAX, &out);
+  if (!rc) rc = col_str(s, q, 9, device, sizeof device);
+  if (rc) return rc;
+  if (cpns_usage_device_from_text(device, &r->device)) {
+    log_err("store", "usage record %lld: its device snapshot does not parse", (long long)seq);
+    return CPNS_ERR_STORE;
+  }
+  r->seq = (uint64_t)seq;
+  r->start = start;
+  r->stop = stop;
+  r->bytes_in = (uint64_t)in;
+  r->bytes_out = (uint64_t)out;
+  r->received_at = sqlite3_column_int64(q, 10);
+  return 0;
+}
+
+static int usage_add_one(struct sqlite_store *s, const struct cpns_usage_rec *r, unsigned *added) {
+  if (!r->entity[0] || !r->rid[0] || !r->service[0] || r->start < 0 || r->stop < r->start ||
+      r->stop > CPNS_USAGE_TIME_MAX || r->bytes_in > CPNS_USAGE_BYTES_MAX ||
+      r->bytes_out > CPNS_USAGE_BYTES_MAX)
+    return CPNS_ERR_INVAL;
+  if (!FIELD_FITS(r, pn) || !FIELD_FITS(r, entity) || !FIELD_FITS(r, rid) || !FIELD_FITS(r, service))
+    return CPNS_ERR_TOOBIG;
+  char device[CPNS_USAGE_DEVICE_TEXT_MAX + 1];
+  int rc = cpns_usage_device_to_text(&r->device, device, sizeof device);
+  if (rc) return rc;
+  sqlite3_stmt *q = s->stmt[S_USAGE_ADD];
+  if ((bind_str(q, 1, r->pn) | bind_str(q, 2, r->entity) | bind_str(q, 3, r->rid) |
+       bind_str(q, 4, r->service) | sqlite3_bind_int64(q, 5, r->start) |
+       sqlite3_bind_int64(q, 6, r->stop) | sqlite3_bind_int64(q, 7, cpns_usage_day_of(r->start)) |
+       sqlite3_bind_int64(q, 8, (int64_t)r->bytes_in) |
+       sqlite3_bind_int64(q, 9, (int64_t)r->bytes_out) | bind_str(q, 10, device) |
+       sqlite3_bind_int64(q, 11, r->received_at)) != SQLITE_OK)
+    return stmt_fail(s, q, "usage_add: bind");
+  rc = run(s, S_USAGE_ADD, "usage_add");
+  if (!rc && added) *added += (unsigned)sqlite3_changes(s->db);
+  return rc;
+}
+
+static int usage_add(struct cpns_store *st, const struct cpns_usage_rec *r, size_t n,
+                     unsigned *added) {
+  struct sqlite_store *s = impl(st);
+  if (added) *added = 0;
+  if (!r && n) return CPNS_ERR_INVAL;
+  if (!n) return 0;
+  unsigned count = 0;
+  int rc = tx_begin(s);
+  if (rc) return rc;
+  for (size_t i = 0; i < n && !rc; i++) rc = usage_add_one(s, &r[i], &count);
+  if (rc) {
+    tx_rollback(s);
+    return rc;
+  }
+  rc = tx_commit(s);
+  if (!rc && added) *added = count;
+  return rc;
+}
+
+static int usage_list(struct cpns_store *st, uint64_t after, unsigned limit, cpns_usage_cb cb,
+                      void *arg) {
+  struct sqlite_store *s = impl(st);
+  if (!cb || after > INT64_MAX) return CPNS_ERR_INVAL;
+  sqlite3_stmt *q = s->stmt[S_USAGE_LIST];
+  if ((sqlite3_bind_int64(q, 1, (int64_t)after) | sqlite3_bind_int64(q, 2, limit)) != SQLITE_OK)
+    return stmt_fail(s, q, "usage_list: bind");
+  struct cpns_usage_rec r;
+  int rc = 0, sr;
+  while ((sr = sqlite3_step(q)) == SQLITE_ROW)
+    if ((rc = usage_from_row(s, q, &r)) || cb(arg, &r)) break;
+  if (!rc && sr != SQLITE_ROW && sr != SQLITE_DONE) rc = db_fail(s, "usage_list");
+  sqlite3_reset(q);
+  return rc;
+}
+
+static int usage_remove(struct cpns_store *st, const uint64_t *seq, size_t n) {
+  struct sqlite_store *s = impl(st);
+  if (!seq && n) return CPNS_ERR_INVAL;
+  if (!n) return 0;
+  int rc = tx_begin(s);
+  if (rc) return rc;
+  sqlite3_stmt *q = s->stmt[S_USAGE_REMOVE];
+  for (size_t i = 0; i < n && !rc; i++) {
+    if (seq[i] > INT64_MAX) {
+      rc = CPNS_ERR_INVAL;
+    } else if (sqlite3_bind_int64(q, 1, (int64_t)seq[i]) != SQLITE_OK) {
+      rc = stmt_fail(s, q, "usage_remove: bind");
+    } else {
+      rc = run(s, S_USAGE_REMOVE, "usage_remove");
+    }
+  }
+  if (rc) {
+    tx_rollback(s);
+    return rc;
+  }
+  return tx_commit(s);
+}
+
+static int usage_purge(struct cpns_store *st, const char *service, int64_t before_day,
+                       unsigned limit, unsigned *removed) {
+  struct sqlite_store *s = impl(st);
+  if (removed) *removed = 0;
+  if (service && key_too_long(service, CPNS_ID_MAX)) return 0;
+  sqlite3_stmt *q = s->stmt[S_USAGE_PURGE];
+  if ((bind_str(q, 1, service ? service : "") | sqlite3_bind_int64(q, 2, before_day) |
+       sqlite3_bind_int64(q, 3, limit)) != SQLITE_OK)
+    return stmt_fail(s, q, "usage_purge: bind");
+  int rc = run(s, S_USAGE_PURGE, "usage_purge");
+  if (!rc && removed) *removed = (unsigned)sqlite3_changes(s->db);
+  return rc;
+}
+
+static int usage_count(struct cpns_store *st, uint64_t *out) {
+  if (!out) return CPNS_ERR_INVAL;
+  int64_t n;
+  int rc = run_int(impl(st), S_USAGE_COUNT, "usage_count", &n);
+  if (!rc) *out = (uint64_t)n;
+  return rc;
+}
+
+static uint64_t usage_total(sqlite3_stmt *q, int col) {
+  double v = sqlite3_column_double(q, col);
+  if (!(v > 0)) return 0;
+  return v >= USAGE_TOTAL_CAP ? (uint64_t)USAGE_TOTAL_CAP : (uint64_t)v;
+}
+
+static int usage_summary(struct cpns_store *st, const struct cpns_usage_filter *f, unsigned limit,
+                         cpns_usage_total_cb cb, void *arg) {
+  struct sqlite_store *s = impl(st);
+  if (!f || !cb || f->from_day < 0 || f->to_day < f->from_day) return CPNS_ERR_INVAL;
+  if (key_too_long(f->pn, CPNS_ID_MAX) || key_too_long(f->service, CPNS_ID_MAX) ||
+      key_too_long(f->entity, CPNS_ID_MAX))
+    return CPNS_ERR_INVAL;
+  static const enum stmt_id of_pn[] = {S_USAGE_SUM_SERVICE, S_USAGE_SUM_PN, S_USAGE_SUM_DAY,
+                                       S_USAGE_SUM_ENTITY};
+  static const enum stmt_id any_pn[] = {S_USAGE_SUM_SERVICE_ALL, S_USAGE_SUM_PN_ALL,
+                                        S_USAGE_SUM_DAY_ALL, S_USAGE_SUM_ENTITY_ALL};
+  if ((unsigned)f->by >= sizeof of_pn / sizeof of_pn[0]) return CPNS_ERR_INVAL;
+  sqlite3_stmt *q = s->stmt[f->pn[0] ? of_pn[f->by] : any_pn[f->by]];
+  if ((bind_str(q, 1, f->pn) | sqlite3_bind_int64(q, 2, f->from_day) |
+       sqlite3_bind_int64(q, 3, f->to_day) | bind_str(q, 4, f->service) |
+       bind_str(q, 5, f->entity) | sqlite3_bind_int64(q, 6, limit)) != SQLITE_OK)
+    return stmt_fail(s, q, "usage_summary: bind");
+  struct cpns_usage_total t;
+  int rc = 0, sr;
+  while ((sr = sqlite3_step(q)) == SQLITE_ROW) {
+    memset(&t, 0, sizeof t);
+    if (f->by == CPNS_USAGE_BY_DAY) {
+      if ((rc = col_int(q, 0, 0, cpns_usage_day_of(CPNS_USAGE_TIME_MAX), &t.day))) break;
+      cpns_usage_day_text(t.day, t.key, sizeof t.key);
+    } else if ((rc = col_str(s, q, 0, t.key, sizeof t.key))) {
+      break;
+    }
+    t.records = (uint64_t)sqlite3_column_int64(q, 1);
+    t.seconds = usage_total(q, 2);
+    t.bytes_in = usage_total(q, 3);
+    t.bytes_out = usage_total(q, 4);
+    if (cb(arg, &t)) break;
+  }
+  if (!rc && sr != SQLITE_ROW && sr != SQLITE_DONE) rc = db_fail(s, "usage_summary");
+  sqlite3_reset(q);
+  return rc;
+}
+
 static void sqlite_close(struct cpns_store *st) {
   struct sqlite_store *s = impl(st);
   if (!s) return;
@@ -2859,6 +3104,12 @@ static const struct cpns_store_ops sqlite_ops = {
     .policy_of_entity = policy_of_entity,
     .policy_count = policy_count,
     .policy_mark = policy_mark,
+    .usage_add = usage_add,
+    .usage_list = usage_list,
+    .usage_remove = usage_remove,
+    .usage_purge = usage_purge,
+    .usage_count = usage_count,
+    .usage_summary = usage_summary,
 };
 
 /* Writes the reason for a failed open into err, or logs it when the caller

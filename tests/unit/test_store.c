@@ -23,6 +23,7 @@
 
 #include "service.h"
 #include "store.h"
+#include "usage.h"
 
 /* This run's mkdtemp directory; half of PATH_MAX leaves room for file names. */
 static char g_dir[PATH_MAX / 2];
@@ -1270,6 +1271,7 @@ static void test_migrate_from_v1(void **state) {
                                 " DROP TABLE credential; DROP TABLE enrollment;"
                                 " DROP TABLE status; DROP TABLE status_observer;"
                                 " DROP TABLE status_policy;"
+                                " DROP TABLE usage_record;"
                                 " PRAGMA user_version = 1; COMMIT;",
                                 NULL, NULL, NULL),
                    SQLITE_OK);
@@ -2179,6 +2181,153 @@ static void test_policies(void **state) {
   p.op = (enum cpns_policy_op)7;
   assert_int_equal(st->ops->policy_put(st, &p), CPNS_ERR_INVAL);
 }
+/* ---- usage statistics ---- */
+
+static struct cpns_usage_rec usage_rec(const char *pn, const char *entity, const char *rid,
+                                       const char *service, int64_t start, int64_t seconds,
+                                       uint64_t in) {
+  struct cpns_usage_rec r;
+  cpns_usage_rec_init(&r);
+  snprintf(r.pn, sizeof r.pn, "%s", pn);
+  snprintf(r.entity, sizeof r.entity, "%s", entity);
+  snprintf(r.rid, sizeof r.rid, "%s", rid);
+  snprintf(r.service, sizeof r.service, "%s", service);
+  r.start = start;
+  r.stop = start + seconds;
+  r.bytes_in = in;
+  r.bytes_out = 1;
+  r.received_at = 7;
+  return r;
+}
+
+struct usage_seen {
+  char text[512];
+  uint64_t seq[16];
+  size_t n;
+};
+
+static int collect_usage(void *arg, const struct cpns_usage_rec *r) {
+  struct usage_seen *u = arg;
+  size_t used = strlen(u->text);
+  snprintf(u->text + used, sizeof u->text - used, "%s%s", used ? " " : "", r->rid);
+  if (u->n < 16) u->seq[u->n++] = r->seq;
+  return 0;
+}
+
+static int collect_total(void *arg, const struct cpns_usage_total *t) {
+  struct usage_seen *u = arg;
+  size_t used = strlen(u->text);
+  snprintf(u->text + used, sizeof u->text - used, "%s%s:%llu/%llu/%llu", used ? " " : "", t->key,
+           (unsigned long long)t->records, (unsigned long long)t->seconds,
+           (unsigned long long)t->bytes_in);
+  return 0;
+}
+
+static void test_usage_records(void **state) {
+  struct fixture *f = *state;
+  struct cpns_store *st = f->st;
+  const int64_t day = 86400, d0 = 20000 * day; /* 2024-10-04 */
+  struct cpns_usage_rec r[6] = {
+      usage_rec("home", "phone", "r1", "game", d0 + 10, 600, 100),
+      usage_rec("home", "phone", "r2", "game", d0 + day + 5, 60, 10),
+      usage_rec("home", "watch", "r3", "radio", d0 + 20, 30, 1),
+      usage_rec("work", "laptop", "r4", "game", d0 + 30, 100, 1000),
+      usage_rec("home", "phone", "r5", "iptv", d0 + 2 * day, 5, 5),
+      usage_rec("home", "phone", "r1", "game", d0 + 10, 600, 100), /* a resend of r1 */
+  };
+  r[2].device.battery = 42;
+  snprintf(r[2].device.type, sizeof r[2].device.type, "watch");
+  unsigned added = 99;
+  assert_int_equal(st->ops->usage_add(st, r, 6, &added), 0);
+  assert_int_equal(added, 5);
+  assert_int_equal(st->ops->usage_add(st, r, 1, &added), 0);
+  assert_int_equal(added, 0); /* the whole batch again changes nothing */
+  uint64_t n = 0;
+  assert_int_equal(st->ops->usage_count(st, &n), 0);
+  assert_int_equal(n, 5);
+  /* in the order received, in pages */
+  struct usage_seen seen;
+  memset(&seen, 0, sizeof seen);
+  assert_int_equal(st->ops->usage_list(st, 0, 3, collect_usage, &seen), 0);
+  assert_string_equal(seen.text, "r1 r2 r3");
+  uint64_t after = seen.seq[2];
+  memset(&seen, 0, sizeof seen);
+  assert_int_equal(st->ops->usage_list(st, after, 10, collect_usage, &seen), 0);
+  assert_string_equal(seen.text, "r4 r5");
+  /* summaries */
+  struct cpns_usage_filter q;
+  memset(&q, 0, sizeof q);
+  q.from_day = 20000;
+  q.to_day = 20002;
+  q.by = CPNS_USAGE_BY_SERVICE;
+  memset(&seen, 0, sizeof seen);
+  assert_int_equal(st->ops->usage_summary(st, &q, 100, collect_total, &seen), 0);
+  assert_string_equal(seen.text, "game:3/760/1110 iptv:1/5/5 radio:1/30/1");
+  snprintf(q.pn, sizeof q.pn, "home");
+  memset(&seen, 0, sizeof seen);
+  assert_int_equal(st->ops->usage_summary(st, &q, 100, collect_total, &seen), 0);
+  assert_string_equal(seen.text, "game:2/660/110 iptv:1/5/5 radio:1/30/1");
+  q.by = CPNS_USAGE_BY_DAY;
+  memset(&seen, 0, sizeof seen);
+  assert_int_equal(st->ops->usage_summary(st, &q, 100, collect_total, &seen), 0);
+  assert_string_equal(seen.text, "2024-10-04:2/630/101 2024-10-05:1/60/10 2024-10-06:1/5/5");
+  q.to_day = 20001; /* the days selected */
+  snprintf(q.service, sizeof q.service, "game");
+  memset(&seen, 0, sizeof seen);
+  assert_int_equal(st->ops->usage_summary(st, &q, 1, collect_total, &seen), 0);
+  assert_string_equal(seen.text, "2024-10-04:1/600/100"); /* the limit */
+  q.pn[0] = q.service[0] = '\0';
+  q.by = CPNS_USAGE_BY_PN;
+  memset(&seen, 0, sizeof seen);
+  assert_int_equal(st->ops->usage_summary(st, &q, 100, collect_total, &seen), 0);
+  assert_string_equal(seen.text, "home:3/690/111 work:1/100/1000");
+  q.by = CPNS_USAGE_BY_ENTITY;
+  snprintf(q.entity, sizeof q.entity, "watch");
+  memset(&seen, 0, sizeof seen);
+  assert_int_equal(st->ops->usage_summary(st, &q, 100, collect_total, &seen), 0);
+  assert_string_equal(seen.text, "watch:1/30/1");
+  /* the snapshot reads back */
+  struct usage_seen all;
+  memset(&all, 0, sizeof all);
+  assert_int_equal(st->ops->usage_list(st, 0, 16, collect_usage, &all), 0);
+  /* remove by seq, purge by service and by day */
+  assert_int_equal(st->ops->usage_remove(st, all.seq, 1), 0);
+  unsigned removed = 99;
+  assert_int_equal(st->ops->usage_purge(st, "iptv", INT64_MAX, 100, &removed), 0);
+  assert_int_equal(removed, 1);
+  assert_int_equal(st->ops->usage_purge(st, NULL, 20001, 1, &removed), 0);
+  assert_int_equal(removed, 1); /* the limit */
+  assert_int_equal(st->ops->usage_purge(st, NULL, 20001, 100, &removed), 0);
+  assert_int_equal(removed, 1);
+  memset(&seen, 0, sizeof seen);
+  assert_int_equal(st->ops->usage_list(st, 0, 16, collect_usage, &seen), 0);
+  assert_string_equal(seen.text, "r2");
+  /* invalid records are refused whole: nothing of the batch is kept */
+  struct cpns_usage_rec bad[2] = {usage_rec("home", "phone", "ok", "game", d0, 1, 1),
+                                  usage_rec("home", "phone", "bad", "game", d0, 1, 1)};
+  bad[1].stop = bad[1].start - 1;
+  assert_int_equal(st->ops->usage_add(st, bad, 2, &added), CPNS_ERR_INVAL);
+  bad[1] = usage_rec("home", "phone", "", "game", d0, 1, 1);
+  assert_int_equal(st->ops->usage_add(st, bad, 2, &added), CPNS_ERR_INVAL);
+  bad[1] = usage_rec("home", "phone", "big", "game", d0, 1, CPNS_USAGE_BYTES_MAX + 1);
+  assert_int_equal(st->ops->usage_add(st, bad, 2, &added), CPNS_ERR_INVAL);
+  assert_int_equal(st->ops->usage_count(st, &n), 0);
+  assert_int_equal(n, 1);
+  /* the summary by PN and days uses the (pn, day) index */
+  sqlite3 *db = raw_open(f->path);
+  sqlite3_stmt *p = NULL;
+  assert_int_equal(sqlite3_prepare_v2(db,
+                                      "EXPLAIN QUERY PLAN SELECT service, count(*) FROM usage_record"
+                                      " WHERE pn = 'home' AND day BETWEEN 1 AND 9 GROUP BY service",
+                                      -1, &p, NULL),
+                   SQLITE_OK);
+  bool uses_index = false;
+  while (sqlite3_step(p) == SQLITE_ROW)
+    uses_index |= strstr((const char *)sqlite3_column_text(p, 3), "usage_by_pn_day") != NULL;
+  sqlite3_finalize(p);
+  sqlite3_close(db);
+  assert_true(uses_index);
+}
 
 int main(void) {
   const struct CMUnitTest tests[] = {
@@ -2226,6 +2375,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_status_docs, setup, teardown),
       cmocka_unit_test_setup_teardown(test_status_observers, setup, teardown),
       cmocka_unit_test_setup_teardown(test_policies, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_usage_records, setup, teardown),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
