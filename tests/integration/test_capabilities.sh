@@ -100,13 +100,11 @@ out=$(ctlj server.ctl get 'pns/home/caps?limit=1')
 check "per PN in pages (limit=1 gives a next cursor)" has "$out" '"next": "gw-home"'
 
 # Another PN's gateway: refused until the owner lets it read.
-k=$(until k=$(openssl rand -hex 32); ! echo "$k" | grep -Eq '^(..)*00' && [ "${k: -2}" != 0a ]; do :; done; echo "$k")
-echo "$k" > "$NET/office.key"
-echo "gw-office gw office $k" >> "$NET/server.keys"
+add_identity server.keys gw-office gw office office.ctl "$SRV"
 kill -HUP "$(pid_of server)"
 sleep 1
 office_get() {
-  coap-client-openssl -B 5 -u gw-office -k "$(raw_key office.key)" -A 50 -m get "$SRV/cpns/v1/$1" 2>&1 || true
+  coap-client-openssl -B 5 -u gw-office -k "$(raw_key gw-office.key)" -A 50 -m get "$SRV/cpns/v1/$1" 2>&1 || true
 }
 out=$(office_get pns/home/entities/phone/caps)
 check "another PN's gateway may not read them (4.03)" has "$out" '4\.03|may not read'
@@ -117,7 +115,7 @@ out=$(office_get pns/home/entities/phone/caps)
 check "once the owner lists office as a reader, its gateway reads them" has "$out" '"level":15'
 out=$(office_get pns/home/caps)
 check "and the PN's list" has "$out" '"id":"phone"'
-out=$(coap-client-openssl -B 5 -u gw-office -k "$(raw_key office.key)" -m put -t 50 -e '{}' \
+out=$(coap-client-openssl -B 5 -u gw-office -k "$(raw_key gw-office.key)" -m put -t 50 -e '{}' \
   "$SRV/cpns/v1/pns/home/entities/phone/caps" 2>&1 || true)
 check "a reader may not report them (4.03)" has "$out" '4\.03|may not report'
 
