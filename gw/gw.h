@@ -7,6 +7,7 @@
 #include "keyring.h"
 #include "node.h"
 #include "store.h"
+#include "status_options.h"
 
 struct gw_conf {
   char id[CPNS_ID_MAX + 1];
@@ -50,6 +51,7 @@ struct gw_conf {
   struct cpns_node_limits limits;
   int log_level;
   char log_target[16];
+  struct cpns_status_conf status; /* [status] (status.c) */
 };
 
 struct upstream;
@@ -111,6 +113,16 @@ int caps__upstream_prepare(struct gw *gw, const char *id, coap_pdu_code_t *metho
                            size_t qlen, json_t **body);
 /* Its answer; true when the change must be sent again (whole). */
 bool caps__upstream_done(struct gw *gw, const char *id, int code, const json_t *body);
+
+/* status.c: Status management (5.5.3) for the PN: its PNEs publish here,
+ * the PN is served, the server gets the PN's changes in batches; other
+ * PNs' statuses and policies are relayed to the server. */
+int status__init(struct gw *gw);
+void status__free(void);
+/* Entity id stopped refreshing: its status says offline, observers are told. */
+void status__entity_offline(struct gw *gw, const char *id);
+/* Entity id left or was expelled (its status went with it): 4.04 to its observers. */
+void status__entity_gone(struct gw *gw, const char *id);
 
 /* upstream.c: the CPNS-2 session to the server, PN registration, refresh,
  * and the queue that carries local changes to the server in order. */

@@ -58,6 +58,7 @@ static const struct cpns_option gw_options[] = {
     CPNS_NODE_LIMIT_OPTIONS(S, "512", "32", "1024", "10000", "1000", "3"),
     CPNS_OPT_I("limits", "keepalive", S, limits.keepalive, "15", 0, 3600, false,
                "Seconds between pings on the server session (keeps NAT mappings); 0 = off."),
+    CPNS_STATUS_GW_OPTIONS(S),
     CPNS_LOG_OPTIONS(S),
 };
 #undef S
@@ -179,6 +180,11 @@ int main(int argc, char **argv) {
     ex = CPNS_EXIT_SOFTWARE;
     goto out;
   }
+  if (status__init(&gw)) {
+    log_err("gw", "initialization failed (status)");
+    ex = CPNS_EXIT_SOFTWARE;
+    goto out;
+  }
   struct cpns_neighbors_config ncfg = {
       .self_id = gw.conf.id,
       .self_pn = gw.conf.pn,
@@ -211,6 +217,7 @@ int main(int argc, char **argv) {
   log_notice("gw", "stopped");
 out:
   cpns_neighbors_free(g_neighbors);
+  status__free(); /* before the node: it holds references to sessions */
   cpns_node_free(gw.node); /* first: its last callbacks still use gw.up */
   upstream__free(gw.up);
   groups__free();

@@ -258,6 +258,7 @@ static void delete_entity(struct cpns_req *req, void *arg) {
   }
   log_notice(MOD, "%s %s PN %s%s%s", id, self ? "left" : "was expelled from", pn,
              self ? "" : " by ", self ? "" : req->peer->identity);
+  status__entity_gone(gw, id);
   caps__entity_gone(gw, id); /* its capabilities went with it */
   if (!from_server(req)) upstream__queue(gw, self ? UP_ENT_DELETE : UP_ENT_EXPEL, id);
   cpns_reply(req, 202, NULL);
@@ -320,6 +321,7 @@ static void expire_tick(void *arg);
 static int entity_expired(void *arg, const struct cpns_entity_rec *e) {
   struct gw *gw = arg;
   log_notice(MOD, "%s stopped refreshing: offline", e->id);
+  status__entity_offline(gw, e->id); /* its observers are told */
   upstream__queue(gw, UP_ENT_PUT, e->id);
   return 0;
 }

@@ -46,6 +46,7 @@ static const struct cpns_option pne_options[] = {
     CPNS_NODE_LIMIT_OPTIONS(S, "32", "8", "64", "8000", "1000", "2"),
     CPNS_OPT_I("limits", "keepalive", S, limits.keepalive, "15", 0, 3600, false,
                "Seconds between pings on the gateway session; 0 = off."),
+    CPNS_STATUS_PNE_OPTIONS(S),
     CPNS_LOG_OPTIONS(S),
 };
 #undef S
@@ -129,6 +130,11 @@ int main(int argc, char **argv) {
     ex = CPNS_EXIT_SOFTWARE;
     goto out;
   }
+  if (status__init(&p)) {
+    log_err("pne", "initialization failed (status)");
+    ex = CPNS_EXIT_SOFTWARE;
+    goto out;
+  }
   if (p.daemon.print_authz) {
     cpns_node_write_authz(p.node, stdout);
     ex = 0;
@@ -144,6 +150,7 @@ out:
   if (p.to_release) coap_session_release(p.to_release);
   if (p.session) coap_session_release(p.session);
   cpns_neighbors_free(p.neighbors);
+  status__free(); /* before the node: it holds references to sessions */
   cpns_node_free(p.node);
   caps__free(); /* after the node: its last callbacks still use it */
   cpns_keyring_free(p.keyring);

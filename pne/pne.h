@@ -7,6 +7,7 @@
 #include "keyring.h"
 #include "neighbors.h"
 #include "node.h"
+#include "status_options.h"
 
 struct pne_conf {
   char id[CPNS_ID_MAX + 1];
@@ -44,6 +45,7 @@ struct pne_conf {
   struct cpns_node_limits limits;
   int log_level;
   char log_target[16];
+  struct cpns_status_conf status; /* [status] (status.c) */
 };
 
 enum pne_state {
@@ -85,6 +87,12 @@ int enroll__run(struct pne *p, const char *code);
 
 /* local.c: CPNS-5 for applications on this device, and CPNS-6 from the gateway. */
 int local__init(struct pne *p);
+
+/* status.c: this device's status (5.5.3): published to the gateway, read
+ * and observed by applications (CPNS-5), with relayed observations of other
+ * entities and the policy reports for this PNE. */
+int status__init(struct pne *p);
+void status__free(void);
 
 /* capabilities.c: this device's capabilities (5.5.1), served at self/caps
  * and reported to the gateway, whole at registration, then what changed. */

@@ -33,6 +33,7 @@ static unsigned relations(const struct cpns_req *req, unsigned wanted, void *arg
   unsigned rel = 0;
   if (p->role == CPNS_PEER_OPERATOR) rel |= CPNS_REL_OPERATOR;
   if (p->role == CPNS_PEER_ENROLLEE) rel |= CPNS_REL_ENROLLEE;
+  rel |= status__relations(srv, req, wanted); /* a PNE relayed to pns/{pn}/status... */
   if (req->nseg >= 1 && strcmp(req->seg[0], "groups") == 0) {
     rel |= groups__relations(srv, req, wanted); /* SELF there is groups/{g}/members/{id} */
   } else if (req->nseg >= 1 &&
@@ -321,6 +322,7 @@ static void delete_entity(struct cpns_req *req, void *arg) {
   log_notice(MOD, "%s %s from PN %s (by %s)", id, expel ? "expelled" : "removed", pn,
              req->peer->identity);
   directory__entity_gone(srv, pn, id); /* its services leave with it */
+  status__entity_gone(srv, pn, id);
   caps__entity_gone(srv, pn, id);      /* its capabilities went with it */
   if (op) {
     char path[2 * CPNS_ID_MAX + 32];
@@ -483,6 +485,7 @@ static int entity_offline(void *arg, const struct cpns_entity_rec *e) {
   off.state = CPNS_STATE_OFFLINE;
   off.expires_at = 0;
   srv->store->ops->entity_put(srv->store, &off);
+  status__entity_offline(srv, e->pn, e->id); /* its observers are told */
   return 0;
 }
 

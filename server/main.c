@@ -52,6 +52,7 @@ static const struct cpns_option server_options[] = {
                "Most capability documents in one page of GET /pns/{pn}/caps, and the page size "
                "when none is asked."),
     CPNS_NODE_LIMIT_OPTIONS(S, "4096", "128", "4096", "10000", "2000", "4"),
+    CPNS_STATUS_SERVER_OPTIONS(S),
     CPNS_LOG_OPTIONS(S),
 };
 #undef S
@@ -124,6 +125,11 @@ int main(int argc, char **argv) {
     ex = CPNS_EXIT_SOFTWARE;
     goto out;
   }
+  if (status__init(&srv)) {
+    log_err("server", "initialization failed (status)");
+    ex = CPNS_EXIT_SOFTWARE;
+    goto out;
+  }
   cpns_node_on_session(srv.node, gwlinks__session_event, srv.links);
   if (srv.daemon.print_authz) {
     cpns_node_write_authz(srv.node, stdout);
@@ -142,6 +148,7 @@ int main(int argc, char **argv) {
   log_notice("server", "stopped");
 out:
   gwlinks__free(srv.links);
+  status__free(&srv); /* before the node: it holds references to sessions */
   cpns_node_free(srv.node);
   groups__free(&srv);
   directory__free(&srv);

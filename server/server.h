@@ -7,6 +7,7 @@
 #include "keyring.h"
 #include "node.h"
 #include "store.h"
+#include "status_options.h"
 
 struct server_conf {
   char id[CPNS_ID_MAX + 1];
@@ -34,6 +35,7 @@ struct server_conf {
   struct cpns_node_limits limits;
   int log_level;
   char log_target[16];
+  struct cpns_status_conf status; /* [status] (status.c) */
 };
 
 struct gwlinks;
@@ -50,6 +52,7 @@ struct server {
   struct gwlinks *links;
   struct cpns_keycache *creds; /* issued keys and pending enrollments, cached */
   struct cpns_groups *groups;  /* the Service Groups' authority (lib/groups.h) */
+  struct status_srv *status;   /* Status management (status.c) */
   struct directory *dir;       /* the Metadata Directory's interests (directory.c) */
 };
 
@@ -94,6 +97,21 @@ void caps__free(struct server *srv);
 /* Entity id of PN pn left or was expelled (id NULL: the PN is gone): its
  * document went with it; its observers are told. */
 void caps__entity_gone(struct server *srv, const char *pn, const char *id);
+
+/* status.c: Status management (5.5.3): statuses reported by gateways,
+ * observed with conditional attributes, policy-based reports. */
+struct status_srv;
+int status__init(struct server *srv);
+void status__free(struct server *srv);
+/* The caller's relations to a pns/{pn}/status..., .../entities/{id}/status...
+ * or pns/{pn}/policies... path: a PNE relayed by its gateway, as a member
+ * of the PN or a reader of it. */
+unsigned status__relations(struct server *srv, const struct cpns_req *req, unsigned wanted);
+/* Entity id of PN pn went offline (its gateway stopped refreshing): its
+ * status says so and its observers are told. */
+void status__entity_offline(struct server *srv, const char *pn, const char *id);
+/* It left or was expelled: its observers are told (4.04). */
+void status__entity_gone(struct server *srv, const char *pn, const char *id);
 
 /* gwlinks.c: the session each PN GW opened, for CPNS-7 requests. */
 struct gwlinks *gwlinks__new(size_t max);
