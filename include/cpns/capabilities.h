@@ -202,10 +202,10 @@ typedef int (*cpns_capabilities_watch_fn)(void *arg, const cpns_capabilities_pag
  * passed (0: no end), and returns 0 then. Otherwise: the peer's refusal
  * (the first answer's, or one told later, e.g. CPNS_ERR_DENIED when the
  * caller lost its right, CPNS_ERR_NOTFOUND when the entity left),
- * CPNS_ERR_UNAVAIL when the session went away or the peer serves the
+ * CPNS_ERR_UNAVAIL when the session went away, when the peer serves the
  * resource without Observe (its observable resources are exhausted: fn
- * got the document once), CPNS_ERR_LIMIT when the peer has as many
- * observers as it takes (5.03). Observe a peer directly: a PNE relays
+ * got the document once), or when it has as many observers as it takes
+ * (5.03, see cpns_client_status()). Observe a peer directly: a PNE relays
  * reads to its gateway but not observations. Strings borrowed.
  */
 CPNS_EXPORT int cpns_capabilities_watch(cpns_client_t *c, const char *pn, const char *id,
