@@ -127,7 +127,8 @@ check "while the server is away the gateway takes the change" wait_for 15 level_
 start_server -v
 check "the server has it once it is back" wait_for 30 level_is server.ctl 7
 
-# kill -9 of the server: what it acknowledged is there after a restart.
+# kill -9 of the server, then of the gateway: what each acknowledged is
+# there after a restart.
 before=$(caps_at server.ctl home phone | field rev)
 kill9 server
 start_server -v
@@ -135,6 +136,10 @@ out=$(caps_at server.ctl home phone)
 check "after kill -9 and a restart the server still has them (rev $before or later)" \
   bash -c "grep -q '\"level\": 7' <<<'$out' && [ \"\$(sed -n 's/.*\"rev\": \\([0-9]*\\).*/\\1/p' <<<'$out' | head -1)\" -ge $before ]"
 check "and the gateway's own" bash -c "'$CTL' -t 5000 -P '$NET/server.ctl' caps show home gw-home >/dev/null"
+kill9 gw
+start_gw -v
+check "after kill -9 and a restart the gateway still has its copy" wait_for 5 level_is gw.ctl 7
+check "and the server link comes back" wait_for 20 bash -c "'$CTL' -t 5000 -P '$NET/gw.ctl' info | grep -Eq 'server +connected'"
 
 # Bad input, each with its own answer, at the gateway (CPNS-1) as the phone.
 phone_req() { # METHOD PATH [BODY]
