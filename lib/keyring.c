@@ -18,8 +18,8 @@ struct cpns_keyring {
   size_t count;
 };
 
-static const char *const role_names[] = {"none", "operator", "server", "gw",
-                                         "pne",  "app",      "enrollee"};
+static const char *const role_names[] = {"none", "operator", "server",  "gw",
+                                         "pne",  "app",      "enrollee", "external"};
 
 const char *cpns_peer_role_name(enum cpns_peer_role r) {
   if ((unsigned)r >= sizeof role_names / sizeof role_names[0]) return "?";
@@ -27,7 +27,7 @@ const char *cpns_peer_role_name(enum cpns_peer_role r) {
 }
 
 int cpns_peer_role_parse(const char *name) {
-  /* Only the roles a keyring file may give; "none" and "enrollee" never. */
+  /* Only the roles a keyring file may give; "none", "enrollee" and "external" never. */
   for (int i = CPNS_PEER_OPERATOR; i <= CPNS_PEER_APP; i++)
     if (strcmp(name, role_names[i]) == 0) return i;
   return -1;

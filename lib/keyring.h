@@ -8,7 +8,8 @@
  *     phone       pne       home   41aa...
  *     admin       operator  -      77b2...
  *
- * Roles: operator, server, gw, pne, app (a local application on CPNS-5).
+ * Roles: operator, server, gw, pne, app (a local application on CPNS-5);
+ * enrollee and external are given at run time, never by a file.
  * The identity of a DTLS session is what authorization is keyed on. */
 #ifndef CPNS_KEYRING_H
 #define CPNS_KEYRING_H
@@ -28,6 +29,7 @@ enum cpns_peer_role {
   CPNS_PEER_PNE,
   CPNS_PEER_APP,
   CPNS_PEER_ENROLLEE, /* "enroll.<id>": proved an enrollment code; never in a file */
+  CPNS_PEER_EXTERNAL, /* "ext.<name>": a CPNS-4 bearer token's holder; never in a file */
 };
 
 struct cpns_key_entry {

@@ -91,6 +91,24 @@ struct nack_hook {
   void *arg;
 };
 
+struct step_hook {
+  cpns_step_fn fn;
+  void *arg;
+};
+
+/* Bytes of the scratch PDUs of a local dispatch: room for the options a
+ * handler adds to its response (Location-Path, Max-Age); the body is not
+ * written there. */
+#define NODE_LOCAL_PDU_MAX 1024
+
+/* What a locally dispatched request's handler replied (cpns_node_dispatch). */
+struct cpns_local {
+  bool done;
+  int code;
+  json_t *body; /* owned */
+  char diag[CPNS_DIAG_MAX];
+};
+
 /* Failed handshakes of one source address: a token bucket, refilled at
  * limits.handshake_failures per minute, and a ban when it runs dry. */
 struct penalty {
@@ -170,6 +188,8 @@ struct cpns_node {
   unsigned nunmatched;
   struct nack_hook nacks[NODE_MAX_HOOKS];
   unsigned nnacks;
+  struct step_hook steps[NODE_MAX_HOOKS];
+  unsigned nsteps;
   int listen_fds[NODE_MAX_LISTEN_FDS];
   unsigned nlisten_fds;
 
@@ -316,6 +336,10 @@ static void addr_to_str(const coap_address_t *a, char *out, size_t outlen) {
 }
 
 void cpns_session_addr(coap_session_t *session, char *out, size_t outlen) {
+  if (!session) { /* a local dispatch (cpns_node_dispatch) */
+    snprintf(out, outlen, "local");
+    return;
+  }
   const coap_address_t *a = coap_session_get_addr_remote(session);
   if (!a) {
     snprintf(out, outlen, "?");
@@ -419,12 +443,29 @@ static void fill_response(struct cpns_node *node, coap_resource_t *resource,
 }
 
 
+/* A local dispatch's reply is kept for its caller, not encoded. */
+static void local_capture(struct cpns_req *req, int code, json_t *body, const char *diag) {
+  struct cpns_local *l = req->local;
+  if (code >= 400) {
+    if (code < 500) req->node->stats.replies_4xx++;
+    else req->node->stats.replies_5xx++;
+  }
+  l->done = true;
+  l->code = code;
+  l->body = body;
+  snprintf(l->diag, sizeof l->diag, "%s", diag ? diag : "");
+}
+
 void cpns_reply(struct cpns_req *req, int code, json_t *body) {
   if (req->replied || req->deferred) {
     json_decref(body);
     return;
   }
   req->replied = true;
+  if (req->local) {
+    local_capture(req, code, body, NULL);
+    return;
+  }
   uint8_t *buf = NULL;
   size_t len = 0;
   if (body && encode_body(body, req->accept, &buf, &len)) {
@@ -446,6 +487,10 @@ void cpns_reply_error(struct cpns_req *req, int code, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(diag, sizeof diag, fmt, ap);
   va_end(ap);
+  if (req->local) {
+    local_capture(req, code, NULL, diag);
+    return;
+  }
   fill_response(req->node, req->resource, req->session, req->pdu, req->response, code, 0,
                 NULL, 0, diag);
 }
@@ -453,6 +498,11 @@ void cpns_reply_error(struct cpns_req *req, int code, const char *fmt, ...) {
 struct cpns_deferred *cpns_req_defer(struct cpns_req *req) {
   struct cpns_node *node = req->node;
   if (req->replied || req->deferred) return NULL;
+  if (req->local) {
+    /* No session to answer later on: see cpns_node_dispatch in node.h. */
+    cpns_reply_error(req, 501, "not available over this interface");
+    return NULL;
+  }
   if (node->npending >= (unsigned long)node->lim.max_pending) {
     node->stats.dropped_limit++;
     cpns_reply_error(req, 503, "too many requests in progress");
@@ -888,6 +938,23 @@ static void delete_doomed(struct cpns_node *node) {
   }
 }
 
+/* Runs the first route that matches req's path and method, after its rule
+ * (authorized): the one router of CoAP requests and of local dispatch. */
+static void route(struct cpns_node *node, struct cpns_req *req) {
+  bool path_known = false;
+  for (unsigned i = 0; i < node->nroutes; i++) {
+    const struct route *r = &node->routes[i];
+    if (!route_matches(r, req)) continue;
+    path_known = true;
+    if (r->method != req->method) continue;
+    if (r->guarded && !authorized(node, r, req)) return;
+    r->fn(req, r->arg);
+    if (!req->replied && !req->deferred) cpns_reply_error(req, 500, "no reply");
+    return;
+  }
+  cpns_reply_error(req, path_known ? 405 : 404, path_known ? "method not allowed" : "no such resource");
+}
+
 static void on_request(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *pdu,
                        const coap_string_t *query, coap_pdu_t *response) {
   (void)query;
@@ -974,19 +1041,7 @@ static void on_request(coap_resource_t *resource, coap_session_t *session, const
   struct observable *obs = observable_of(node, resource);
   int slot = -1;
   if (!observe_admit(obs, req, &slot)) goto done;
-  bool path_known = false;
-  for (unsigned i = 0; i < node->nroutes; i++) {
-    const struct route *r = &node->routes[i];
-    if (!route_matches(r, req)) continue;
-    path_known = true;
-    if (r->method != req->method) continue;
-    if (r->guarded && !authorized(node, r, req)) goto routed;
-    r->fn(req, r->arg);
-    if (!req->replied && !req->deferred) cpns_reply_error(req, 500, "no reply");
-    goto routed;
-  }
-  cpns_reply_error(req, path_known ? 405 : 404, path_known ? "method not allowed" : "no such resource");
-routed:
+  route(node, req);
   observe_settle(obs, req, slot);
 done:
   if (cpns_log_get_level() >= CPNS_LOG_DEBUG) {
@@ -1798,6 +1853,7 @@ static const struct {
     {CPNS_REL_RELAYED, "PNE member of the PN, relayed to the server (its rule decides)"},
     {CPNS_REL_OFFERER, "the service's offerer"},
     {CPNS_REL_SUBSCRIBER, "the interest's owner"},
+    {CPNS_REL_EXTERNAL, "an external server (CPNS-4, within its token's scopes)"},
 };
 
 void cpns_node_write_authz(const struct cpns_node *node, FILE *out) {
@@ -1849,6 +1905,12 @@ int cpns_node_watch_fd(struct cpns_node *node, int fd, cpns_fd_fn fn, void *arg)
   return 0;
 }
 
+int cpns_node_on_step(struct cpns_node *node, cpns_step_fn fn, void *arg) {
+  if (node->nsteps >= NODE_MAX_HOOKS) return CPNS_ERR_LIMIT;
+  node->steps[node->nsteps++] = (struct step_hook){fn, arg};
+  return 0;
+}
+
 static void run_timers(struct cpns_node *node) {
   uint64_t now = now_ms();
   for (unsigned i = 0; i < node->ntimers; i++) {
@@ -1883,6 +1945,10 @@ int cpns_node_step(struct cpns_node *node, long timeout_ms) {
   unsigned coap_wait = coap_io_prepare_epoll(node->ctx, now);
   long wait = next_timer_ms(node, timeout_ms);
   if (coap_wait && (long)coap_wait < wait) wait = (long)coap_wait;
+  for (unsigned i = 0; i < node->nsteps; i++) {
+    long w = node->steps[i].fn(node->steps[i].arg);
+    if (w >= 0 && w < wait) wait = w;
+  }
   struct epoll_event evs[NODE_EPOLL_EVENTS];
   int n = epoll_wait(node->epfd, evs, NODE_EPOLL_EVENTS, (int)wait);
   if (n < 0 && errno != EINTR) return CPNS_ERR_IO;
@@ -2045,4 +2111,106 @@ void cpns_relay_for(struct cpns_req *req, coap_session_t *upstream, const char *
   if (cpns_node_request_for(req->node, upstream, req->method, path, req->query, req->body,
                             on_behalf, relay_done, d))
     cpns_deferred_reply(d, 503, NULL, "cannot relay");
+}
+
+/* ---- local dispatch (cpns_node_dispatch in node.h) ---- */
+
+/* Splits path (relative to /cpns/v1) and query into req as parse_uri does
+ * for a CoAP request; returns a CoAP error code or 0. */
+static int local_parse(const char *path, const char *query, struct cpns_req *req) {
+  const char *p = path;
+  while (*p) {
+    const char *end = strchr(p, '/');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    if (len == 0) return 404; /* "a//b", a trailing '/' */
+    if (len > CPNS_SEGMENT_MAX || req->nseg >= CPNS_MAX_SEGMENTS) return 414;
+    memcpy(req->seg[req->nseg], p, len);
+    req->seg[req->nseg++][len] = '\0';
+    if (!end) break;
+    p = end + 1;
+    if (!*p) return 404;
+  }
+  if (query) {
+    size_t qlen = strlen(query);
+    if (qlen >= CPNS_QUERY_MAX) return 414;
+    memcpy(req->query, query, qlen + 1);
+  }
+  return 0;
+}
+
+/* The Location-Path options a handler put in its (scratch) response, as
+ * "/a/b/c" in out ("" for none). */
+static void local_location(const coap_pdu_t *response, char *out, size_t outlen) {
+  size_t used = 0;
+  out[0] = '\0';
+  if (!response) return;
+  coap_opt_iterator_t it;
+  coap_opt_t *opt;
+  coap_option_iterator_init(response, &it, COAP_OPT_ALL);
+  while ((opt = coap_option_next(&it))) {
+    if (it.number != COAP_OPTION_LOCATION_PATH) continue;
+    size_t len = coap_opt_length(opt);
+    if (used + 1 + len >= outlen) { /* never with our handlers: drop rather than cut */
+      out[0] = '\0';
+      return;
+    }
+    out[used++] = '/';
+    memcpy(out + used, coap_opt_value(opt), len);
+    used += len;
+    out[used] = '\0';
+  }
+}
+
+int cpns_node_dispatch(struct cpns_node *node, coap_pdu_code_t method, const char *path,
+                       const char *query, json_t *body, const struct cpns_key_entry *peer,
+                       cpns_local_fn cb, void *arg) {
+  if (!node || !path || !peer || !cb) return CPNS_ERR_INVAL;
+  struct cpns_local local = {0};
+  struct cpns_req *req = calloc(1, sizeof *req);
+  if (!req) {
+    struct cpns_local_reply r = {500, NULL, "out of memory", ""};
+    cb(arg, &r);
+    return 0;
+  }
+  node->stats.requests++;
+  req->node = node;
+  req->method = method;
+  req->peer = peer;
+  req->accept = CPNS_CF_JSON;
+  req->local = &local;
+  int code = local_parse(path, query, req);
+  if (code) {
+    cpns_reply_error(req, code, code == 404 ? "no such resource" : "bad URI");
+  } else {
+    /* Scratch PDUs, so that handlers may read options of the request (there
+     * are none) and add some to their response as they do over CoAP. */
+    req->pdu = coap_pdu_init(COAP_MESSAGE_CON, method, 0, NODE_LOCAL_PDU_MAX);
+    req->response = coap_pdu_init(COAP_MESSAGE_ACK, 0, 0, NODE_LOCAL_PDU_MAX);
+    if (!req->pdu || !req->response) {
+      cpns_reply_error(req, 500, "out of memory");
+    } else {
+      req->body = body ? json_incref(body) : NULL;
+      /* on_request sets it for each CoAP request; a local request is never
+       * an Observe notification. */
+      bool notifying = node->notifying;
+      node->notifying = false;
+      route(node, req);
+      node->notifying = notifying;
+    }
+  }
+  if (!local.done) local_capture(req, 500, NULL, "no reply");
+  char location[CPNS_MAX_SEGMENTS * (CPNS_SEGMENT_MAX + 1) + 16];
+  local_location(req->response, location, sizeof location);
+  if (cpns_log_get_level() >= CPNS_LOG_DEBUG)
+    log_debug(node->name, "local %s %s %s%s%s -> %d.%02d", method_name(method), peer->identity,
+              req->nseg ? req->seg[0] : "", req->nseg > 1 ? "/" : "",
+              req->nseg > 1 ? req->seg[1] : "", local.code / 100, local.code % 100);
+  struct cpns_local_reply r = {local.code, local.body, local.diag, location};
+  cb(arg, &r);
+  json_decref(local.body);
+  json_decref(req->body);
+  if (req->pdu) coap_delete_pdu((coap_pdu_t *)req->pdu);
+  if (req->response) coap_delete_pdu(req->response);
+  free(req);
+  return 0;
 }

@@ -90,6 +90,10 @@ struct cpns_req {
    * gateway's own entry. NULL when the caller speaks for itself. */
   const struct cpns_key_entry *via;
   struct cpns_key_entry delegated;
+  /* Set by cpns_node_dispatch: the request came from inside the process
+   * (CPNS-4 over HTTPS), session is NULL, pdu and response are scratch
+   * PDUs, and replies are captured for the caller instead of sent. */
+  struct cpns_local *local;
 };
 
 typedef void (*cpns_handler_fn)(struct cpns_req *req, void *arg);
@@ -144,6 +148,7 @@ enum cpns_relation {
   CPNS_REL_RELAYED = 1u << 15,  /* a PNE of this PN, about a server's group: relayed there */
   CPNS_REL_OFFERER = 1u << 16,  /* the offerer of the service in the path (services/{id}) */
   CPNS_REL_SUBSCRIBER = 1u << 17, /* the identity that saved the interest in the path */
+  CPNS_REL_EXTERNAL = 1u << 18, /* an external Application/Content Server (CPNS-4 token) */
 };
 /* Returns the relations of req's (authenticated) peer, at least those in
  * wanted (others may be left out: they can cost a store read). */
@@ -163,6 +168,13 @@ int cpns_node_add_link(struct cpns_node *node, const char *path, const char *att
 
 int cpns_node_every(struct cpns_node *node, long interval_ms, cpns_timer_fn fn, void *arg);
 int cpns_node_watch_fd(struct cpns_node *node, int fd, cpns_fd_fn fn, void *arg);
+/* An event source of its own in the node's loop (libmicrohttpd in
+ * cpns-server): fn runs at every turn, before the node waits, and returns
+ * the longest wait in milliseconds it allows (negative: no limit). Its
+ * file descriptors are watched with cpns_node_watch_fd. At most
+ * NODE_MAX_HOOKS; CPNS_ERR_LIMIT beyond. */
+typedef long (*cpns_step_fn)(void *arg);
+int cpns_node_on_step(struct cpns_node *node, cpns_step_fn fn, void *arg);
 void cpns_node_on_session(struct cpns_node *node, cpns_session_fn fn, void *arg);
 /* Runs the loop until cpns_node_stop(), SIGTERM or SIGINT. SIGHUP calls
  * on_hup. Returns 0 on a clean stop. */
@@ -295,6 +307,30 @@ int cpns_node_on_nack(struct cpns_node *node, cpns_nack_fn fn, void *arg);
  * recent one), for requests in the other direction (CPNS-6, a PN GW to its
  * PNE); NULL when there is none. Borrowed: valid until the next loop turn. */
 coap_session_t *cpns_node_session_of(struct cpns_node *node, const char *identity);
+
+/* Local dispatch: a request made inside the process (cpns-server's CPNS-4
+ * front, server/http.c) runs through the same router, the same route rules
+ * (the relations of peer, see cpns_node_set_relations) and the same
+ * handlers as a CoAP request, so that both transports give the same
+ * answers. path is relative to /cpns/v1 ("services/8f3a..."), query is
+ * "a=1&b=2" or NULL, body (borrowed; NULL for none) is the decoded
+ * payload, peer (borrowed) the authenticated caller. The handler's reply is
+ * captured and handed to cb, exactly once, before cpns_node_dispatch
+ * returns 0; a bad path is answered there too (4.04, 4.14). A handler that
+ * defers its reply (cpns_req_defer: a relay, a request to a gateway) is
+ * answered 5.01 "not available over this interface" instead: deferral is
+ * not supported here yet. Returns CPNS_ERR_INVAL, without calling cb, for
+ * a NULL node, path, peer or cb. */
+struct cpns_local_reply {
+  int code;             /* a CoAP code as a number: 205, 404 */
+  const json_t *body;   /* the reply's body (borrowed for cb), or NULL */
+  const char *diag;     /* the diagnostic of an error reply, or "" */
+  const char *location; /* the Location-Path a handler set ("/cpns/v1/services/8f3a..."), or "" */
+};
+typedef void (*cpns_local_fn)(void *arg, const struct cpns_local_reply *reply);
+int cpns_node_dispatch(struct cpns_node *node, coap_pdu_code_t method, const char *path,
+                       const char *query, json_t *body, const struct cpns_key_entry *peer,
+                       cpns_local_fn cb, void *arg);
 
 /* Counters for status pages and tests. */
 struct cpns_node_stats {

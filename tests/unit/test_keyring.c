@@ -591,7 +591,9 @@ static void test_roles(void **state) {
   assert_int_equal(cpns_peer_role_parse("gateway"), -1);
   assert_string_equal(cpns_peer_role_name(CPNS_PEER_ENROLLEE), "enrollee");
   assert_int_equal(cpns_peer_role_parse("enrollee"), -1); /* granted at run time only */
-  assert_string_equal(cpns_peer_role_name((enum cpns_peer_role)7), "?");
+  assert_string_equal(cpns_peer_role_name(CPNS_PEER_EXTERNAL), "external");
+  assert_int_equal(cpns_peer_role_parse("external"), -1); /* a CPNS-4 token's holder */
+  assert_string_equal(cpns_peer_role_name((enum cpns_peer_role)8), "?");
   assert_string_equal(cpns_peer_role_name((enum cpns_peer_role)1000), "?");
   assert_string_equal(cpns_peer_role_name((enum cpns_peer_role)-1), "?");
 }

@@ -1272,6 +1272,7 @@ static void test_migrate_from_v1(void **state) {
                                 " DROP TABLE status; DROP TABLE status_observer;"
                                 " DROP TABLE status_policy;"
                                 " DROP TABLE usage_record;"
+                                " DROP TABLE api_token;"
                                 " PRAGMA user_version = 1; COMMIT;",
                                 NULL, NULL, NULL),
                    SQLITE_OK);
@@ -2329,6 +2330,67 @@ static void test_usage_records(void **state) {
   assert_true(uses_index);
 }
 
+/* ---- CPNS-4 bearer tokens ------------------------------------------------ */
+
+struct token_seen {
+  char ids[256];
+  unsigned n;
+};
+
+static int collect_token(void *arg, const struct cpns_token_rec *t) {
+  struct token_seen *s = arg;
+  size_t used = strlen(s->ids);
+  snprintf(s->ids + used, sizeof s->ids - used, "%s%s", used ? " " : "", t->id);
+  return ++s->n >= 2; /* stops after two */
+}
+
+static void test_tokens(void **state) {
+  struct fixture *f = *state;
+  struct cpns_store *st = f->st;
+  struct cpns_token_rec t, got;
+  memset(&t, 0, sizeof t);
+  snprintf(t.id, sizeof t.id, "00112233aabbccdd");
+  snprintf(t.name, sizeof t.name, "acme");
+  snprintf(t.scopes, sizeof t.scopes, "services:read,services:write");
+  for (int i = 0; i < CPNS_TOKEN_HASH_LEN; i++) t.hash[i] = (uint8_t)(i * 7 + 1);
+  snprintf(t.created_by, sizeof t.created_by, "admin");
+  t.created_at = 100;
+  t.expires_at = 0;
+  assert_int_equal(st->ops->token_put(st, &t), 0);
+  assert_int_equal(st->ops->token_put(st, &t), CPNS_ERR_EXISTS); /* ids are never reused */
+  struct cpns_token_rec u = t;
+  snprintf(u.id, sizeof u.id, "ffeeddccbbaa9988");
+  u.expires_at = 200;
+  assert_int_equal(st->ops->token_put(st, &u), 0);
+  snprintf(u.id, sizeof u.id, "0000000000000001");
+  assert_int_equal(st->ops->token_put(st, &u), 0);
+  assert_int_equal(st->ops->token_get(st, "00112233aabbccdd", &got), 0);
+  assert_string_equal(got.name, "acme");
+  assert_string_equal(got.scopes, "services:read,services:write");
+  assert_memory_equal(got.hash, t.hash, CPNS_TOKEN_HASH_LEN);
+  assert_string_equal(got.created_by, "admin");
+  assert_int_equal(got.created_at, 100);
+  assert_int_equal(got.expires_at, 0);
+  assert_int_equal(st->ops->token_get(st, "ffeeddccbbaa9988", &got), 0);
+  assert_int_equal(got.expires_at, 200);
+  uint64_t n = 0;
+  assert_int_equal(st->ops->token_count(st, &n), 0);
+  assert_int_equal(n, 3);
+  struct token_seen seen;
+  memset(&seen, 0, sizeof seen);
+  assert_int_equal(st->ops->token_list(st, collect_token, &seen), 0);
+  assert_string_equal(seen.ids, "0000000000000001 00112233aabbccdd"); /* in id order; stopped */
+  assert_int_equal(st->ops->token_delete(st, "00112233aabbccdd"), 0);
+  assert_int_equal(st->ops->token_delete(st, "00112233aabbccdd"), CPNS_ERR_NOTFOUND);
+  assert_int_equal(st->ops->token_get(st, "00112233aabbccdd", &got), CPNS_ERR_NOTFOUND);
+  char longid[CPNS_ID_MAX + 40];
+  memset(longid, 'a', sizeof longid - 1);
+  longid[sizeof longid - 1] = '\0';
+  assert_int_equal(st->ops->token_get(st, longid, &got), CPNS_ERR_NOTFOUND);
+  t.scopes[0] = '\0';
+  assert_int_equal(st->ops->token_put(st, &t), CPNS_ERR_INVAL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_state_names),
@@ -2376,6 +2438,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_status_observers, setup, teardown),
       cmocka_unit_test_setup_teardown(test_policies, setup, teardown),
       cmocka_unit_test_setup_teardown(test_usage_records, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
