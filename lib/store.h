@@ -212,20 +212,6 @@ struct cpns_usage_total;
 typedef int (*cpns_usage_cb)(void *arg, const struct cpns_usage_rec *r);
 typedef int (*cpns_usage_total_cb)(void *arg, const struct cpns_usage_total *t);
 
-/* A CPNS-4 bearer token (server/tokens.c): its secret is never stored,
- * only the SHA-256 of it. */
-#define CPNS_TOKEN_SCOPES_MAX 128 /* bytes of the scopes as text */
-#define CPNS_TOKEN_HASH_LEN 32
-struct cpns_token_rec {
-  char id[CPNS_ID_MAX + 1];         /* 16 hex digits, part of the token's text */
-  char name[CPNS_ID_MAX + 1];       /* its holder is the identity "ext.<name>" */
-  char scopes[CPNS_TOKEN_SCOPES_MAX + 1]; /* "services:read,services:write" */
-  uint8_t hash[CPNS_TOKEN_HASH_LEN];      /* SHA-256 of the secret */
-  char created_by[CPNS_ID_MAX + 1];
-  int64_t created_at;
-  int64_t expires_at; /* unix seconds; 0 = never */
-};
-
 struct cpns_store;
 
 struct cpns_store_ops {
@@ -369,8 +355,9 @@ struct cpns_store_ops {
    * f->q names one, else from the keywords' index entries (a prefix stands
    * for the keywords it begins), else from the PN's services; a query with
    * none of the three is CPNS_ERR_INVAL, a prefix standing for more than
-   * CPNS_PREFIX_EXPANSION_MAX keywords CPNS_ERR_TOOBIG. cb may use the
-   * store. */
+   * CPNS_PREFIX_EXPANSION_MAX keywords CPNS_ERR_TOOBIG. The lookup reads one
+   * snapshot (a read transaction, unless the caller has one open): cb may
+   * read the store; a write from it fails if another process wrote since. */
   int (*service_find)(struct cpns_store *st, const struct cpns_service_find *f, cpns_service_cb cb,
                       void *arg, char *last, bool *more);
   /* Deletes the services with expires_at <= now, in transactions of a
@@ -468,17 +455,6 @@ struct cpns_store_ops {
   int (*usage_count)(struct cpns_store *st, uint64_t *out);
   int (*usage_summary)(struct cpns_store *st, const struct cpns_usage_filter *f, unsigned limit,
                        cpns_usage_total_cb cb, void *arg);
-
-  /* CPNS-4 bearer tokens, keyed by id. token_put inserts (CPNS_ERR_EXISTS
-   * when the id is taken); token_list visits all ordered by id (cb must not
-   * use the store; non-zero stops); token_count counts them. */
-  int (*token_put)(struct cpns_store *st, const struct cpns_token_rec *t);
-  int (*token_get)(struct cpns_store *st, const char *id,
-                   struct cpns_token_rec *out);              /* CPNS_ERR_NOTFOUND */
-  int (*token_delete)(struct cpns_store *st, const char *id); /* CPNS_ERR_NOTFOUND */
-  int (*token_list)(struct cpns_store *st, int (*cb)(void *arg, const struct cpns_token_rec *t),
-                    void *arg);
-  int (*token_count)(struct cpns_store *st, uint64_t *out);
 };
 
 struct cpns_store {

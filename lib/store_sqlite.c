@@ -272,16 +272,6 @@ static const char *const migrations[] = {
     "  UNIQUE (pn, entity, rid));"
     "CREATE INDEX usage_by_pn_day ON usage_record(pn, day);"
     "CREATE INDEX usage_by_day ON usage_record(day);",
-    /* CPNS-4 bearer tokens (server/tokens.c): the SHA-256 of each secret,
-     * never the secret; expires_at 0 = never. */
-    "CREATE TABLE api_token ("
-    "  id TEXT PRIMARY KEY NOT NULL,"
-    "  name TEXT NOT NULL,"
-    "  scopes TEXT NOT NULL,"
-    "  hash BLOB NOT NULL CHECK (typeof(hash) = 'blob' AND length(hash) = 32),"
-    "  created_by TEXT NOT NULL,"
-    "  created_at INTEGER NOT NULL,"
-    "  expires_at INTEGER NOT NULL) WITHOUT ROWID;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -302,7 +292,6 @@ static const char *const migrations[] = {
 #define STATOBS_COLS                                                                         \
   "session_identity, token, identity, pn, role, via, topic, attr, query, accept, ref_state, " \
   "ref_has, ref_value, ref_digest, ref_zone, seq, updated_at"
-#define TOKEN_COLS "id, name, scopes, hash, created_by, created_at, expires_at"
 #define POLICY_COLS                                                                          \
   "pn, id, entity, attr, op, threshold, state, target_pn, target, created_by, created_at, "   \
   "active, fired, last_fired"
@@ -396,6 +385,7 @@ enum stmt_id {
   S_INT_COUNT_OWNER,
   S_INT_LIST,
   S_INT_EVENT,
+  S_BEGIN_READ,
   S_CAPS_PUT,
   S_CAPS_GET,
   S_CAPS_LIST,
@@ -427,11 +417,6 @@ enum stmt_id {
   S_USAGE_SUM_PN_ALL,
   S_USAGE_SUM_DAY_ALL,
   S_USAGE_SUM_ENTITY_ALL,
-  S_TOKEN_PUT,
-  S_TOKEN_GET,
-  S_TOKEN_DELETE,
-  S_TOKEN_LIST,
-  S_TOKEN_COUNT,
   S_COUNT_
 };
 
@@ -568,6 +553,9 @@ static const char *const stmt_sql[S_COUNT_] = {
     [S_INT_COUNT_OWNER] = "SELECT count(*) FROM interest WHERE owner = ?1",
     [S_INT_LIST] = "SELECT " INT_COLS " FROM interest WHERE id > ?1 ORDER BY id LIMIT ?2",
     [S_INT_EVENT] = "UPDATE interest SET seq = ?2, events = ?3 WHERE id = ?1",
+    /* A lookup's read transaction: one snapshot for the whole page, and
+     * one round of file locks instead of one per statement. */
+    [S_BEGIN_READ] = "BEGIN DEFERRED",
     [S_CAPS_PUT] = ("INSERT INTO caps (" CAPS_COLS ") VALUES (?1, ?2, ?3, ?4, ?5)"
                     " ON CONFLICT (pn, id) DO UPDATE SET rev = excluded.rev,"
                     " updated_at = excluded.updated_at, doc = excluded.doc"),
@@ -628,11 +616,6 @@ static const char *const stmt_sql[S_COUNT_] = {
     [S_USAGE_SUM_PN_ALL] = USAGE_SUMMARY("pn", "?1 = ''"),
     [S_USAGE_SUM_DAY_ALL] = USAGE_SUMMARY("day", "?1 = ''"),
     [S_USAGE_SUM_ENTITY_ALL] = USAGE_SUMMARY("entity", "?1 = ''"),
-    [S_TOKEN_PUT] = "INSERT INTO api_token (" TOKEN_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    [S_TOKEN_GET] = "SELECT " TOKEN_COLS " FROM api_token WHERE id = ?1",
-    [S_TOKEN_DELETE] = "DELETE FROM api_token WHERE id = ?1",
-    [S_TOKEN_LIST] = "SELECT " TOKEN_COLS " FROM api_token ORDER BY id",
-    [S_TOKEN_COUNT] = "SELECT count(*) FROM api_token",
 };
 
 struct sqlite_store {
@@ -1876,7 +1859,7 @@ static int group_member_pns(struct cpns_store *st, const char *group,
 #define INTEREST_CHUNK 16
 /* Index entries counted, at most, per keyword to find the rarest keyword
  * of an all-lookup (a bounded probe, not a count of the whole range). */
-#define ALL_PROBE_CAP 256
+#define ALL_PROBE_CAP 64
 /* Streams of one lookup: each keyword in at most two scopes. */
 #define FIND_STREAMS_MAX (2 * CPNS_PREFIX_EXPANSION_MAX)
 
@@ -2071,11 +2054,11 @@ static int streams_next(struct sqlite_store *s, struct stream *ts, unsigned nt, 
 /* The streams of one keyword: the operator's one range, or the public range
  * and, when the caller may see them, its PN's private ones. */
 static int add_keyword_streams(const struct cpns_service_find *f, const char *kw,
-                               struct stream *ts, unsigned *nt) {
+                               struct stream *ts, unsigned *nt, size_t cap) {
   const struct cpns_service_query *q = f->q;
   const char *vpn = f->viewer_pn ? f->viewer_pn : "";
   unsigned want = f->see_all ? 1 : (vpn[0] && (!q->pn[0] || strcmp(q->pn, vpn) == 0)) ? 2 : 1;
-  if (*nt + want > FIND_STREAMS_MAX) return CPNS_ERR_TOOBIG;
+  if (*nt + want > cap) return CPNS_ERR_TOOBIG;
   for (unsigned k = 0; k < want; k++) {
     struct stream *t = &ts[(*nt)++];
     t->kind = f->see_all ? STREAM_KW_ANY_SCOPE : STREAM_KW;
@@ -2111,7 +2094,7 @@ static int expand_prefix(struct sqlite_store *s, const struct cpns_service_find 
     for (unsigned i = 0; i < *nt && !dup; i++) dup = strcmp(ts[i].key, kw) == 0;
     if (dup) continue;
     if (++*nkw > CPNS_PREFIX_EXPANSION_MAX) return CPNS_ERR_TOOBIG;
-    if ((rc = add_keyword_streams(f, kw, ts, nt))) return rc;
+    if ((rc = add_keyword_streams(f, kw, ts, nt, FIND_STREAMS_MAX))) return rc;
   }
 }
 
@@ -2122,7 +2105,7 @@ static int keyword_weight(struct sqlite_store *s, const struct cpns_service_find
   struct stream probe[2];
   unsigned n = 0;
   *weight = 0;
-  int rc = add_keyword_streams(f, kw, probe, &n);
+  int rc = add_keyword_streams(f, kw, probe, &n, sizeof probe / sizeof probe[0]);
   for (unsigned i = 0; !rc && i < n; i++) {
     const struct stream *t = &probe[i];
     enum stmt_id id = t->kind == STREAM_KW ? S_SVC_KW_PROBE : S_SVC_KW_PROBE_ANY;
@@ -2149,9 +2132,16 @@ static int service_find(struct cpns_store *st, const struct cpns_service_find *f
   if (key_too_long(q->after, CPNS_ID_MAX) || key_too_long(q->offerer, CPNS_ID_MAX) ||
       key_too_long(q->pn, CPNS_ID_MAX) || q->nkw > CPNS_QUERY_KEYWORDS_MAX)
     return CPNS_ERR_INVAL;
-  struct stream *ts = calloc(FIND_STREAMS_MAX, sizeof *ts);
+  /* As many streams as this lookup may open (each is 1 KiB of buffer): a
+   * prefix's keywords are known only as they are read. */
+  size_t cap = q->match == CPNS_MATCH_PREFIX && q->nkw ? FIND_STREAMS_MAX
+                                                       : 2 * (q->nkw ? q->nkw : 1);
+  struct stream *ts = calloc(cap, sizeof *ts);
   struct cpns_service *sv = malloc(sizeof *sv);
   int rc = ts && sv ? 0 : CPNS_ERR_NOMEM;
+  /* Inside a caller's transaction, its; else a read transaction of ours. */
+  bool own_tx = !rc && sqlite3_get_autocommit(s->db);
+  if (own_tx && (rc = run(s, S_BEGIN_READ, "service_find: begin"))) own_tx = false;
   unsigned nt = 0, nkw = 0;
   /* The narrowest index first: an offerer has few services (a configured
    * limit), a keyword's scoped range holds only what the caller may see,
@@ -2178,9 +2168,10 @@ static int service_find(struct cpns_store *st, const struct cpns_service_find *f
           best_w = w;
         }
       }
-      if (!rc) rc = add_keyword_streams(f, q->kw[best], ts, &nt);
+      if (!rc) rc = add_keyword_streams(f, q->kw[best], ts, &nt, cap);
     } else {
-      for (unsigned i = 0; !rc && i < q->nkw; i++) rc = add_keyword_streams(f, q->kw[i], ts, &nt);
+      for (unsigned i = 0; !rc && i < q->nkw; i++)
+        rc = add_keyword_streams(f, q->kw[i], ts, &nt, cap);
     }
   }
   unsigned examined = 0;
@@ -2208,6 +2199,12 @@ static int service_find(struct cpns_store *st, const struct cpns_service_find *f
       *more = cand[0] != '\0';
       break;
     }
+  }
+  /* COMMIT also ends a read-only transaction (and keeps what a callback
+   * may have written); SQLite has rolled back when an error ended it. */
+  if (own_tx && !sqlite3_get_autocommit(s->db)) {
+    int crc = tx_commit(s);
+    if (!rc) rc = crc;
   }
   free(sv);
   free(ts);
@@ -3037,83 +3034,6 @@ static int usage_summary(struct cpns_store *st, const struct cpns_usage_filter *
   return rc;
 }
 
-/* ---- CPNS-4 bearer tokens ------------------------------------------------ */
-
-static int token_from_row(struct sqlite_store *s, sqlite3_stmt *q, struct cpns_token_rec *t) {
-  memset(t, 0, sizeof *t);
-  int rc = col_str(s, q, 0, t->id, sizeof t->id);
-  if (!rc) rc = col_str(s, q, 1, t->name, sizeof t->name);
-  if (!rc) rc = col_str(s, q, 2, t->scopes, sizeof t->scopes);
-  if (!rc) rc = col_secret(s, q, 3, t->hash); /* a 32-byte BLOB, as a key */
-  if (!rc) rc = col_str(s, q, 4, t->created_by, sizeof t->created_by);
-  if (rc) return rc;
-  t->created_at = sqlite3_column_int64(q, 5);
-  t->expires_at = sqlite3_column_int64(q, 6);
-  return 0;
-}
-
-static int fill_token(struct sqlite_store *s, sqlite3_stmt *q, void *out) {
-  return token_from_row(s, q, out);
-}
-
-static int token_put(struct cpns_store *st, const struct cpns_token_rec *t) {
-  struct sqlite_store *s = impl(st);
-  _Static_assert(CPNS_TOKEN_HASH_LEN == CPNS_SECRET_LEN, "token hashes use the secret columns");
-  if (!t || !t->id[0] || !t->name[0] || !t->scopes[0] || t->expires_at < 0) return CPNS_ERR_INVAL;
-  if (!FIELD_FITS(t, id) || !FIELD_FITS(t, name) || !FIELD_FITS(t, scopes) ||
-      !FIELD_FITS(t, created_by))
-    return CPNS_ERR_TOOBIG;
-  sqlite3_stmt *q = s->stmt[S_TOKEN_PUT];
-  if ((bind_str(q, 1, t->id) | bind_str(q, 2, t->name) | bind_str(q, 3, t->scopes) |
-       bind_secret(q, 4, t->hash) | bind_str(q, 5, t->created_by) |
-       sqlite3_bind_int64(q, 6, t->created_at) | sqlite3_bind_int64(q, 7, t->expires_at)) !=
-      SQLITE_OK)
-    return stmt_fail(s, q, "token_put: bind");
-  if (sqlite3_step(q) != SQLITE_DONE) {
-    int ext = sqlite3_extended_errcode(s->db);
-    if (ext == SQLITE_CONSTRAINT_PRIMARYKEY) {
-      sqlite3_reset(q);
-      return CPNS_ERR_EXISTS;
-    }
-    return stmt_fail(s, q, "token_put");
-  }
-  sqlite3_reset(q);
-  return 0;
-}
-
-static int token_get(struct cpns_store *st, const char *id, struct cpns_token_rec *out) {
-  if (!id || !out) return CPNS_ERR_INVAL;
-  return get_by_identity(impl(st), S_TOKEN_GET, id, "token_get", fill_token, out);
-}
-
-static int token_delete(struct cpns_store *st, const char *id) {
-  return delete_by_identity(impl(st), S_TOKEN_DELETE, id, "token_delete");
-}
-
-/* Tokens are few (bounded by the server's [http] max_tokens): one pass. */
-static int token_list(struct cpns_store *st, int (*cb)(void *arg, const struct cpns_token_rec *t),
-                      void *arg) {
-  struct sqlite_store *s = impl(st);
-  if (!cb) return CPNS_ERR_INVAL;
-  sqlite3_stmt *q = s->stmt[S_TOKEN_LIST];
-  struct cpns_token_rec t;
-  int rc = 0, sr;
-  while ((sr = sqlite3_step(q)) == SQLITE_ROW) {
-    if ((rc = token_from_row(s, q, &t)) || cb(arg, &t)) break;
-  }
-  if (!rc && sr != SQLITE_ROW && sr != SQLITE_DONE) rc = db_fail(s, "token_list");
-  sqlite3_reset(q);
-  return rc;
-}
-
-static int token_count(struct cpns_store *st, uint64_t *out) {
-  if (!out) return CPNS_ERR_INVAL;
-  int64_t n;
-  int rc = run_int(impl(st), S_TOKEN_COUNT, "token_count", &n);
-  if (!rc) *out = (uint64_t)n;
-  return rc;
-}
-
 static void sqlite_close(struct cpns_store *st) {
   struct sqlite_store *s = impl(st);
   if (!s) return;
@@ -3208,11 +3128,6 @@ static const struct cpns_store_ops sqlite_ops = {
     .usage_purge = usage_purge,
     .usage_count = usage_count,
     .usage_summary = usage_summary,
-    .token_put = token_put,
-    .token_get = token_get,
-    .token_delete = token_delete,
-    .token_list = token_list,
-    .token_count = token_count,
 };
 
 /* Writes the reason for a failed open into err, or logs it when the caller

@@ -37,7 +37,7 @@ static const struct cpns_option server_options[] = {
                "Most PNs in one page of GET /pns."),
     CPNS_OPT_I("limits", "max_services", S, max_services, "1000000", 1, 100000000, false,
                "Most services the Metadata Directory holds."),
-    CPNS_OPT_I("limits", "max_services_per_offerer", S, max_services_per_offerer, "64", 1, 100000,
+    CPNS_OPT_I("limits", "max_services_per_offerer", S, max_services_per_offerer, "64", 1, 100000000,
                false, "Most services one identity may publish."),
     CPNS_OPT_I("limits", "service_page_max", S, service_page_max, "50", 1, 1000, false,
                "Most services in one page of a lookup, and the page size when none is asked."),
