@@ -212,6 +212,20 @@ struct cpns_usage_total;
 typedef int (*cpns_usage_cb)(void *arg, const struct cpns_usage_rec *r);
 typedef int (*cpns_usage_total_cb)(void *arg, const struct cpns_usage_total *t);
 
+/* A CPNS-4 bearer token (server/tokens.c): its secret is never stored,
+ * only the SHA-256 of it. */
+#define CPNS_TOKEN_SCOPES_MAX 128 /* bytes of the scopes as text */
+#define CPNS_TOKEN_HASH_LEN 32
+struct cpns_token_rec {
+  char id[CPNS_ID_MAX + 1];         /* 16 hex digits, part of the token's text */
+  char name[CPNS_ID_MAX + 1];       /* its holder is the identity "ext.<name>" */
+  char scopes[CPNS_TOKEN_SCOPES_MAX + 1]; /* "services:read,services:write" */
+  uint8_t hash[CPNS_TOKEN_HASH_LEN];      /* SHA-256 of the secret */
+  char created_by[CPNS_ID_MAX + 1];
+  int64_t created_at;
+  int64_t expires_at; /* unix seconds; 0 = never */
+};
+
 struct cpns_store;
 
 struct cpns_store_ops {
@@ -455,6 +469,17 @@ struct cpns_store_ops {
   int (*usage_count)(struct cpns_store *st, uint64_t *out);
   int (*usage_summary)(struct cpns_store *st, const struct cpns_usage_filter *f, unsigned limit,
                        cpns_usage_total_cb cb, void *arg);
+
+  /* CPNS-4 bearer tokens, keyed by id. token_put inserts (CPNS_ERR_EXISTS
+   * when the id is taken); token_list visits all ordered by id (cb must not
+   * use the store; non-zero stops); token_count counts them. */
+  int (*token_put)(struct cpns_store *st, const struct cpns_token_rec *t);
+  int (*token_get)(struct cpns_store *st, const char *id,
+                   struct cpns_token_rec *out);              /* CPNS_ERR_NOTFOUND */
+  int (*token_delete)(struct cpns_store *st, const char *id); /* CPNS_ERR_NOTFOUND */
+  int (*token_list)(struct cpns_store *st, int (*cb)(void *arg, const struct cpns_token_rec *t),
+                    void *arg);
+  int (*token_count)(struct cpns_store *st, uint64_t *out);
 };
 
 struct cpns_store {

@@ -272,6 +272,16 @@ static const char *const migrations[] = {
     "  UNIQUE (pn, entity, rid));"
     "CREATE INDEX usage_by_pn_day ON usage_record(pn, day);"
     "CREATE INDEX usage_by_day ON usage_record(day);",
+    /* CPNS-4 bearer tokens (server/tokens.c): the SHA-256 of each secret,
+     * never the secret; expires_at 0 = never. */
+    "CREATE TABLE api_token ("
+    "  id TEXT PRIMARY KEY NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  scopes TEXT NOT NULL,"
+    "  hash BLOB NOT NULL CHECK (typeof(hash) = 'blob' AND length(hash) = 32),"
+    "  created_by TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL) WITHOUT ROWID;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -292,6 +302,7 @@ static const char *const migrations[] = {
 #define STATOBS_COLS                                                                         \
   "session_identity, token, identity, pn, role, via, topic, attr, query, accept, ref_state, " \
   "ref_has, ref_value, ref_digest, ref_zone, seq, updated_at"
+#define TOKEN_COLS "id, name, scopes, hash, created_by, created_at, expires_at"
 #define POLICY_COLS                                                                          \
   "pn, id, entity, attr, op, threshold, state, target_pn, target, created_by, created_at, "   \
   "active, fired, last_fired"
@@ -417,6 +428,11 @@ enum stmt_id {
   S_USAGE_SUM_PN_ALL,
   S_USAGE_SUM_DAY_ALL,
   S_USAGE_SUM_ENTITY_ALL,
+  S_TOKEN_PUT,
+  S_TOKEN_GET,
+  S_TOKEN_DELETE,
+  S_TOKEN_LIST,
+  S_TOKEN_COUNT,
   S_COUNT_
 };
 
@@ -616,6 +632,11 @@ static const char *const stmt_sql[S_COUNT_] = {
     [S_USAGE_SUM_PN_ALL] = USAGE_SUMMARY("pn", "?1 = ''"),
     [S_USAGE_SUM_DAY_ALL] = USAGE_SUMMARY("day", "?1 = ''"),
     [S_USAGE_SUM_ENTITY_ALL] = USAGE_SUMMARY("entity", "?1 = ''"),
+    [S_TOKEN_PUT] = "INSERT INTO api_token (" TOKEN_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [S_TOKEN_GET] = "SELECT " TOKEN_COLS " FROM api_token WHERE id = ?1",
+    [S_TOKEN_DELETE] = "DELETE FROM api_token WHERE id = ?1",
+    [S_TOKEN_LIST] = "SELECT " TOKEN_COLS " FROM api_token ORDER BY id",
+    [S_TOKEN_COUNT] = "SELECT count(*) FROM api_token",
 };
 
 struct sqlite_store {
@@ -3034,6 +3055,83 @@ static int usage_summary(struct cpns_store *st, const struct cpns_usage_filter *
   return rc;
 }
 
+/* ---- CPNS-4 bearer tokens ------------------------------------------------ */
+
+static int token_from_row(struct sqlite_store *s, sqlite3_stmt *q, struct cpns_token_rec *t) {
+  memset(t, 0, sizeof *t);
+  int rc = col_str(s, q, 0, t->id, sizeof t->id);
+  if (!rc) rc = col_str(s, q, 1, t->name, sizeof t->name);
+  if (!rc) rc = col_str(s, q, 2, t->scopes, sizeof t->scopes);
+  if (!rc) rc = col_secret(s, q, 3, t->hash); /* a 32-byte BLOB, as a key */
+  if (!rc) rc = col_str(s, q, 4, t->created_by, sizeof t->created_by);
+  if (rc) return rc;
+  t->created_at = sqlite3_column_int64(q, 5);
+  t->expires_at = sqlite3_column_int64(q, 6);
+  return 0;
+}
+
+static int fill_token(struct sqlite_store *s, sqlite3_stmt *q, void *out) {
+  return token_from_row(s, q, out);
+}
+
+static int token_put(struct cpns_store *st, const struct cpns_token_rec *t) {
+  struct sqlite_store *s = impl(st);
+  _Static_assert(CPNS_TOKEN_HASH_LEN == CPNS_SECRET_LEN, "token hashes use the secret columns");
+  if (!t || !t->id[0] || !t->name[0] || !t->scopes[0] || t->expires_at < 0) return CPNS_ERR_INVAL;
+  if (!FIELD_FITS(t, id) || !FIELD_FITS(t, name) || !FIELD_FITS(t, scopes) ||
+      !FIELD_FITS(t, created_by))
+    return CPNS_ERR_TOOBIG;
+  sqlite3_stmt *q = s->stmt[S_TOKEN_PUT];
+  if ((bind_str(q, 1, t->id) | bind_str(q, 2, t->name) | bind_str(q, 3, t->scopes) |
+       bind_secret(q, 4, t->hash) | bind_str(q, 5, t->created_by) |
+       sqlite3_bind_int64(q, 6, t->created_at) | sqlite3_bind_int64(q, 7, t->expires_at)) !=
+      SQLITE_OK)
+    return stmt_fail(s, q, "token_put: bind");
+  if (sqlite3_step(q) != SQLITE_DONE) {
+    int ext = sqlite3_extended_errcode(s->db);
+    if (ext == SQLITE_CONSTRAINT_PRIMARYKEY) {
+      sqlite3_reset(q);
+      return CPNS_ERR_EXISTS;
+    }
+    return stmt_fail(s, q, "token_put");
+  }
+  sqlite3_reset(q);
+  return 0;
+}
+
+static int token_get(struct cpns_store *st, const char *id, struct cpns_token_rec *out) {
+  if (!id || !out) return CPNS_ERR_INVAL;
+  return get_by_identity(impl(st), S_TOKEN_GET, id, "token_get", fill_token, out);
+}
+
+static int token_delete(struct cpns_store *st, const char *id) {
+  return delete_by_identity(impl(st), S_TOKEN_DELETE, id, "token_delete");
+}
+
+/* Tokens are few (bounded by the server's [http] max_tokens): one pass. */
+static int token_list(struct cpns_store *st, int (*cb)(void *arg, const struct cpns_token_rec *t),
+                      void *arg) {
+  struct sqlite_store *s = impl(st);
+  if (!cb) return CPNS_ERR_INVAL;
+  sqlite3_stmt *q = s->stmt[S_TOKEN_LIST];
+  struct cpns_token_rec t;
+  int rc = 0, sr;
+  while ((sr = sqlite3_step(q)) == SQLITE_ROW) {
+    if ((rc = token_from_row(s, q, &t)) || cb(arg, &t)) break;
+  }
+  if (!rc && sr != SQLITE_ROW && sr != SQLITE_DONE) rc = db_fail(s, "token_list");
+  sqlite3_reset(q);
+  return rc;
+}
+
+static int token_count(struct cpns_store *st, uint64_t *out) {
+  if (!out) return CPNS_ERR_INVAL;
+  int64_t n;
+  int rc = run_int(impl(st), S_TOKEN_COUNT, "token_count", &n);
+  if (!rc) *out = (uint64_t)n;
+  return rc;
+}
+
 static void sqlite_close(struct cpns_store *st) {
   struct sqlite_store *s = impl(st);
   if (!s) return;
@@ -3128,6 +3226,11 @@ static const struct cpns_store_ops sqlite_ops = {
     .usage_purge = usage_purge,
     .usage_count = usage_count,
     .usage_summary = usage_summary,
+    .token_put = token_put,
+    .token_get = token_get,
+    .token_delete = token_delete,
+    .token_list = token_list,
+    .token_count = token_count,
 };
 
 /* Writes the reason for a failed open into err, or logs it when the caller
