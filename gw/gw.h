@@ -7,6 +7,7 @@
 #include "keyring.h"
 #include "node.h"
 #include "store.h"
+#include "usage_options.h"
 #include "status_options.h"
 
 struct gw_conf {
@@ -49,6 +50,7 @@ struct gw_conf {
   long caps_min_interval;
   long caps_page_max;
   struct cpns_node_limits limits;
+  struct cpns_usage_conf usage; /* [usage] (usage.c) */
   int log_level;
   char log_target[16];
   struct cpns_status_conf status; /* [status] (status.c) */
@@ -123,6 +125,11 @@ void status__free(void);
 void status__entity_offline(struct gw *gw, const char *id);
 /* Entity id left or was expelled (its status went with it): 4.04 to its observers. */
 void status__entity_gone(struct gw *gw, const char *id);
+
+/* usage.c: Usage statistics (5.5.4): the PNEs' records, kept until the
+ * server has them and sent to it in batches; summaries relayed. */
+int usage__init(struct gw *gw);
+void usage__free(void);
 
 /* upstream.c: the CPNS-2 session to the server, PN registration, refresh,
  * and the queue that carries local changes to the server in order. */

@@ -55,6 +55,7 @@ static const struct cpns_option gw_options[] = {
     CPNS_OPT_I("limits", "caps_page_max", S, caps_page_max, "16", 1, 64, false,
                "Most capability documents in one page of GET /pns/{pn}/caps."),
     CPNS_CAPS_OPTIONS(S),
+    CPNS_USAGE_GW_OPTIONS(S),
     CPNS_NODE_LIMIT_OPTIONS(S, "512", "32", "1024", "10000", "1000", "3"),
     CPNS_OPT_I("limits", "keepalive", S, limits.keepalive, "15", 0, 3600, false,
                "Seconds between pings on the server session (keeps NAT mappings); 0 = off."),
@@ -173,7 +174,7 @@ int main(int argc, char **argv) {
   }
   if (pn__init(&gw) || upstream__init(&gw) || keys__init(&gw) || groups__init(&gw) ||
       caps__init(&gw) ||
-      services__init(&gw) ||
+      services__init(&gw) || usage__init(&gw) ||
       cpns_node_route_as(gw.node, COAP_REQUEST_CODE_GET, "neighbors", CPNS_REL_ANY, "read",
                          get_neighbors, &gw)) {
     log_err("gw", "initialization failed");
@@ -223,6 +224,7 @@ out:
   groups__free();
   caps__free();
   keys__free();
+  usage__free(); /* after the node: its last callbacks still use it */
   cpns_store_close(gw.store);
   cpns_keyring_free(gw.keyring);
   cpns_trustlink_free(gw.trusted);

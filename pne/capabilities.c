@@ -142,6 +142,29 @@ void caps__reload(struct pne *p) {
   try_send(p);
 }
 
+/* A usage record's snapshot (usage.c): the battery and a network in use,
+ * as last read, where the application left them unknown. */
+static void usage_snapshot(void *arg, cpns_usage_device_t *d) {
+  (void)arg;
+  const json_t *dyn = json_object_get(C.doc, "dynamic");
+  const json_t *bat = json_object_get(dyn, "battery");
+  const json_t *level = json_object_get(bat, "level"), *charging = json_object_get(bat, "charging");
+  if (d->battery < 0 && json_is_integer(level) && json_integer_value(level) >= 0 &&
+      json_integer_value(level) <= 100)
+    d->battery = (int)json_integer_value(level);
+  if (d->charging < 0 && json_is_boolean(charging)) d->charging = json_is_true(charging) ? 1 : 0;
+  if (d->network[0]) return;
+  const char *name;
+  json_t *net;
+  json_object_foreach(json_object_get(dyn, "networks"), name, net) {
+    const char *type = json_string_value(json_object_get(net, "type"));
+    if (type && strcmp(type, "other") != 0 && strlen(type) <= CPNS_USAGE_NETWORK_MAX) {
+      snprintf(d->network, sizeof d->network, "%s", type);
+      return;
+    }
+  }
+}
+
 /* GET self/caps: the document as this PNE reports it, with the revision
  * its gateway acknowledged (0 before). */
 static void get_self_caps(struct cpns_req *req, void *arg) {
@@ -158,6 +181,7 @@ int caps__init(struct pne *p) {
   if (rc) return rc;
   read_now(p);
   C.next_read = time(NULL) + p->conf.caps_period;
+  usage__add_snapshot_source(usage_snapshot, NULL);
   rc |= cpns_node_route_as(p->node, COAP_REQUEST_CODE_GET, SELF_PATH, CPNS_REL_ANY, "read",
                            get_self_caps, p);
   rc |= cpns_node_observable(p->node, SELF_PATH);

@@ -43,6 +43,7 @@ static const struct cpns_option pne_options[] = {
                "Keys of the applications (role app) that may use this PNE, mode 0600."),
     CPNS_DISCOVERY_OPTIONS(S, "gateways and PNEs", "64"),
     CPNS_CAPS_OPTIONS(S),
+    CPNS_USAGE_PNE_OPTIONS(S),
     CPNS_NODE_LIMIT_OPTIONS(S, "32", "8", "64", "8000", "1000", "2"),
     CPNS_OPT_I("limits", "keepalive", S, limits.keepalive, "15", 0, 3600, false,
                "Seconds between pings on the gateway session; 0 = off."),
@@ -135,6 +136,11 @@ int main(int argc, char **argv) {
     ex = CPNS_EXIT_SOFTWARE;
     goto out;
   }
+  if (usage__init(&p)) {
+    log_err("pne", "initialization failed (usage)");
+    ex = CPNS_EXIT_SOFTWARE;
+    goto out;
+  }
   if (p.daemon.print_authz) {
     cpns_node_write_authz(p.node, stdout);
     ex = 0;
@@ -152,6 +158,7 @@ out:
   cpns_neighbors_free(p.neighbors);
   status__free(); /* before the node: it holds references to sessions */
   cpns_node_free(p.node);
+  usage__free(); /* after the node: its last callbacks still use it */
   caps__free(); /* after the node: its last callbacks still use it */
   cpns_keyring_free(p.keyring);
   cpns_trustlink_free(p.trusted);

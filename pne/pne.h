@@ -7,6 +7,7 @@
 #include "keyring.h"
 #include "neighbors.h"
 #include "node.h"
+#include "usage_options.h"
 #include "status_options.h"
 
 struct pne_conf {
@@ -43,6 +44,7 @@ struct pne_conf {
   long caps_period;
   long caps_min_interval;
   struct cpns_node_limits limits;
+  struct cpns_usage_conf usage; /* [usage] (usage.c) */
   int log_level;
   char log_target[16];
   struct cpns_status_conf status; /* [status] (status.c) */
@@ -87,6 +89,16 @@ int enroll__run(struct pne *p, const char *code);
 
 /* local.c: CPNS-5 for applications on this device, and CPNS-6 from the gateway. */
 int local__init(struct pne *p);
+
+/* usage.c: Usage statistics (5.5.4): the applications' records, filtered
+ * by the user's preferences, kept until the gateway has them. */
+int usage__init(struct pne *p);
+void usage__free(void);
+/* A module that knows part of what the device is like now (battery,
+ * network, presence) fills it into the snapshot of each new record, where
+ * the application left it unknown; at most a few sources. */
+typedef void (*usage__snapshot_fn)(void *arg, cpns_usage_device_t *d);
+void usage__add_snapshot_source(usage__snapshot_fn fn, void *arg);
 
 /* status.c: this device's status (5.5.3): published to the gateway, read
  * and observed by applications (CPNS-5), with relayed observations of other

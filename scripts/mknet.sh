@@ -93,6 +93,8 @@ unicast = 127.0.0.1:$gw_disc
 period = 2
 [limits]
 ack_timeout_ms = 500
+[usage]
+database = $dir/$id-usage.db
 CONF
   cat > "$dir/$id.ctl" <<CONF
 [cpnsctl]

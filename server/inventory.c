@@ -33,6 +33,7 @@ static unsigned relations(const struct cpns_req *req, unsigned wanted, void *arg
   unsigned rel = 0;
   if (p->role == CPNS_PEER_OPERATOR) rel |= CPNS_REL_OPERATOR;
   if (p->role == CPNS_PEER_ENROLLEE) rel |= CPNS_REL_ENROLLEE;
+  rel |= usage__relations(srv, req, wanted); /* usage/summary?pn=... */
   rel |= status__relations(srv, req, wanted); /* a PNE relayed to pns/{pn}/status... */
   if (req->nseg >= 1 && strcmp(req->seg[0], "groups") == 0) {
     rel |= groups__relations(srv, req, wanted); /* SELF there is groups/{g}/members/{id} */

@@ -51,6 +51,7 @@ static const struct cpns_option server_options[] = {
     CPNS_OPT_I("limits", "caps_page_max", S, caps_page_max, "16", 1, 64, false,
                "Most capability documents in one page of GET /pns/{pn}/caps, and the page size "
                "when none is asked."),
+    CPNS_USAGE_SERVER_OPTIONS(S),
     CPNS_NODE_LIMIT_OPTIONS(S, "4096", "128", "4096", "10000", "2000", "4"),
     CPNS_STATUS_SERVER_OPTIONS(S),
     CPNS_LOG_OPTIONS(S),
@@ -130,6 +131,11 @@ int main(int argc, char **argv) {
     ex = CPNS_EXIT_SOFTWARE;
     goto out;
   }
+  if (usage__init(&srv)) {
+    log_err("server", "initialization failed (usage)");
+    ex = CPNS_EXIT_SOFTWARE;
+    goto out;
+  }
   cpns_node_on_session(srv.node, gwlinks__session_event, srv.links);
   if (srv.daemon.print_authz) {
     cpns_node_write_authz(srv.node, stdout);
@@ -154,6 +160,7 @@ out:
   directory__free(&srv);
   caps__free(&srv);
   keys__free(&srv);
+  usage__free(&srv);
   cpns_store_close(srv.store);
   cpns_keyring_free(srv.keyring);
   cpns_trustlink_free(srv.trusted);

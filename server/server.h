@@ -7,6 +7,7 @@
 #include "keyring.h"
 #include "node.h"
 #include "store.h"
+#include "usage_options.h"
 #include "status_options.h"
 
 struct server_conf {
@@ -33,6 +34,7 @@ struct server_conf {
   long max_interests_per_owner;
   long caps_page_max;            /* device capabilities (caps.c) */
   struct cpns_node_limits limits;
+  struct cpns_usage_conf usage;   /* [usage] (usage.c) */
   int log_level;
   char log_target[16];
   struct cpns_status_conf status; /* [status] (status.c) */
@@ -112,6 +114,14 @@ unsigned status__relations(struct server *srv, const struct cpns_req *req, unsig
 void status__entity_offline(struct server *srv, const char *pn, const char *id);
 /* It left or was expelled: its observers are told (4.04). */
 void status__entity_gone(struct server *srv, const char *pn, const char *id);
+
+/* usage.c: Usage statistics (5.5.4): batches of records from gateways,
+ * stored and summarized per service, PN, entity and day. */
+int usage__init(struct server *srv);
+void usage__free(struct server *srv);
+/* The caller's relations to usage/summary: the gateway of the PN the query
+ * names (or of its own), a PNE of it relayed by its gateway. */
+unsigned usage__relations(struct server *srv, const struct cpns_req *req, unsigned wanted);
 
 /* gwlinks.c: the session each PN GW opened, for CPNS-7 requests. */
 struct gwlinks *gwlinks__new(size_t max);

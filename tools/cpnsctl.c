@@ -74,6 +74,7 @@ static void usage(FILE *out) {
           "  get|delete PATH          raw request, PATH relative to /cpns/v1\n"
           "  put|post PATH [JSON]     raw request with a JSON body\n",
           ctl_services_usage, ctl_caps_usage);
+  fputs(ctl_usage_usage, out);
 }
 
 static int on_profile(void *user, const char *section, const char *name, const char *value) {
@@ -606,6 +607,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(cmd, "pn")) ex = pn_command(c, argc - 1, argv + 1);
   else if (!strcmp(cmd, "service")) ex = ctl_service_command(c, g_json, argc - 1, argv + 1);
   else if (!strcmp(cmd, "interest")) ex = ctl_interest_command(c, g_json, argc - 1, argv + 1);
+  else if (!strcmp(cmd, "usage")) ex = ctl_usage_command(c, g_json, argc - 1, argv + 1);
   else if (!strcmp(cmd, "caps")) ex = ctl_caps_command(c, g_json, argc - 1, argv + 1);
   else if (!strcmp(cmd, "group")) ex = group_command(c, prof.identity[0] ? prof.identity : NULL, argc - 1, argv + 1);
   else if (!strcmp(cmd, "enroll") && argc >= 3) {

@@ -23,4 +23,8 @@ extern const char ctl_services_usage[];
 int ctl_caps_command(cpns_client_t *c, bool json, int argc, char **argv);
 extern const char ctl_caps_usage[];
 
+/* cpnsctl_usage.c: usage statistics (usage record|pref|summary|counters). */
+int ctl_usage_command(cpns_client_t *c, bool json, int argc, char **argv);
+extern const char ctl_usage_usage[];
+
 #endif

@@ -42,6 +42,8 @@ try_all() {
     [ $allowed = 1 ] && continue
     local path=${resource#/cpns/v1/}
     path=${path/\*/home}; path=${path/\*/mp3-player}
+    # The PN of a usage summary is in its query (usage/summary?pn=P).
+    case $path in usage/summary) path="$path?pn=home";; esac
     local verb; verb=$(echo "$method" | tr 'A-Z' 'a-z')
     local out
     if [ "$method" = PUT ] || [ "$method" = POST ]; then
