@@ -1205,11 +1205,11 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent, const coap_
 
 static int add_path_options(coap_pdu_t *pdu, const char *path, const char *query) {
   char buf[512];
-  if (path[0] == '/') {
-    snprintf(buf, sizeof buf, "%s", path + 1);
-  } else {
-    snprintf(buf, sizeof buf, "%s%s%s", CPNS_PATH_PREFIX, *path ? "/" : "", path);
-  }
+  int n = path[0] == '/' ? snprintf(buf, sizeof buf, "%s", path + 1)
+                         : snprintf(buf, sizeof buf, "%s%s%s", CPNS_PATH_PREFIX, *path ? "/" : "",
+                                    path);
+  /* A path or query that does not fit is refused, never sent cut short. */
+  if (n < 0 || (size_t)n >= sizeof buf || (query && strlen(query) > CPNS_QUERY_MAX)) return -1;
   char *save = NULL;
   for (char *s = strtok_r(buf, "/", &save); s; s = strtok_r(NULL, "/", &save))
     if (!coap_add_option(pdu, COAP_OPTION_URI_PATH, strlen(s), (const uint8_t *)s)) return -1;
