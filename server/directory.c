@@ -669,24 +669,27 @@ int directory__init(struct server *srv) {
   if (srv->store->ops->service_count(srv->store, NULL, &d->services)) return CPNS_ERR_STORE;
   struct cpns_node *n = srv->node;
   const unsigned op = CPNS_REL_OPERATOR, gw = CPNS_REL_GW, pne = CPNS_REL_VIA_GW;
+  /* External Application/Content Servers over CPNS-4 (http.c), within their
+   * token's scopes; FETCH is CoAP's alone. */
+  const unsigned ext = CPNS_REL_EXTERNAL;
   int rc = 0;
-  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_POST, "services", op | gw | pne, "publish services",
-                           post_service, srv);
-  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_GET, "services", op | gw | pne, "look up services",
-                           get_services, srv);
+  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_POST, "services", op | gw | pne | ext,
+                           "publish services", post_service, srv);
+  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_GET, "services", op | gw | pne | ext,
+                           "look up services", get_services, srv);
   rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_FETCH, "services", op | gw | pne,
                            "look up services", fetch_services, srv);
-  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_GET, "services/*", op | gw | pne, "read services",
-                           get_service, srv);
+  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_GET, "services/*", op | gw | pne | ext,
+                           "read services", get_service, srv);
   rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_PUT, "services/*", op | CPNS_REL_OFFERER,
                            "change this service", put_service, srv);
   rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_POST, "services/*", op | CPNS_REL_OFFERER,
                            "refresh this service", refresh_service, srv);
   rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_DELETE, "services/*", op | CPNS_REL_OFFERER,
                            "remove this service", delete_service, srv);
-  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_POST, "interests", op | gw | pne,
+  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_POST, "interests", op | gw | pne | ext,
                            "save interests", post_interest, srv);
-  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_GET, "interests", op | gw | pne,
+  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_GET, "interests", op | gw | pne | ext,
                            "list interests", get_interests, srv);
   rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_GET, "interests/*", op | CPNS_REL_SUBSCRIBER,
                            "read this interest", get_interest, srv);

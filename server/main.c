@@ -54,6 +54,7 @@ static const struct cpns_option server_options[] = {
     CPNS_USAGE_SERVER_OPTIONS(S),
     CPNS_NODE_LIMIT_OPTIONS(S, "4096", "128", "4096", "10000", "2000", "4"),
     CPNS_STATUS_SERVER_OPTIONS(S),
+    HTTP_OPTIONS(S),
     CPNS_LOG_OPTIONS(S),
 };
 #undef S
@@ -121,7 +122,7 @@ int main(int argc, char **argv) {
   }
   srv.links = gwlinks__new((size_t)srv.conf.limits.max_sessions);
   if (!srv.links || inventory__init(&srv) || keys__init(&srv) || groups__init(&srv) ||
-      directory__init(&srv) || caps__init(&srv)) {
+      directory__init(&srv) || caps__init(&srv) || tokens__init(&srv)) {
     log_err("server", "initialization failed");
     ex = CPNS_EXIT_SOFTWARE;
     goto out;
@@ -142,6 +143,12 @@ int main(int argc, char **argv) {
     ex = 0;
     goto out;
   }
+  /* CPNS-4: before detaching, so that a bad certificate or key stops the
+   * start with its reason on the terminal. */
+  if (http__init(&srv)) {
+    ex = CPNS_EXIT_CONFIG;
+    goto out;
+  }
   ex = cpns_daemon_detach(&srv.daemon, srv.conf.pid_file);
   if (ex) goto out;
   uint64_t pns = 0;
@@ -153,6 +160,7 @@ int main(int argc, char **argv) {
   ex = rc ? CPNS_EXIT_SOFTWARE : 0;
   log_notice("server", "stopped");
 out:
+  http__free(&srv); /* its connections may still be dispatching to the node */
   gwlinks__free(srv.links);
   status__free(&srv); /* before the node: it holds references to sessions */
   cpns_node_free(srv.node);

@@ -4,6 +4,7 @@
 #define CPNS_SERVER_H
 
 #include "daemon.h"
+#include "http.h"
 #include "keyring.h"
 #include "node.h"
 #include "store.h"
@@ -35,6 +36,7 @@ struct server_conf {
   long caps_page_max;            /* device capabilities (caps.c) */
   struct cpns_node_limits limits;
   struct cpns_usage_conf usage;   /* [usage] (usage.c) */
+  struct http_conf http;         /* [http]: CPNS-4 (http.c, tokens.c) */
   int log_level;
   char log_target[16];
   struct cpns_status_conf status; /* [status] (status.c) */
@@ -56,6 +58,7 @@ struct server {
   struct cpns_groups *groups;  /* the Service Groups' authority (lib/groups.h) */
   struct status_srv *status;   /* Status management (status.c) */
   struct directory *dir;       /* the Metadata Directory's interests (directory.c) */
+  struct http *http;           /* CPNS-4's HTTPS listener (http.c), or NULL */
 };
 
 /* inventory.c: PN registration (5.5.6) and PN management (5.5.10). */

@@ -75,6 +75,7 @@ static void usage(FILE *out) {
           "  put|post PATH [JSON]     raw request with a JSON body\n",
           ctl_services_usage, ctl_caps_usage);
   fputs(ctl_usage_usage, out);
+  fputs(ctl_tokens_usage, out);
 }
 
 static int on_profile(void *user, const char *section, const char *name, const char *value) {
@@ -608,6 +609,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(cmd, "service")) ex = ctl_service_command(c, g_json, argc - 1, argv + 1);
   else if (!strcmp(cmd, "interest")) ex = ctl_interest_command(c, g_json, argc - 1, argv + 1);
   else if (!strcmp(cmd, "usage")) ex = ctl_usage_command(c, g_json, argc - 1, argv + 1);
+  else if (!strcmp(cmd, "token")) ex = ctl_token_command(c, g_json, argc - 1, argv + 1);
   else if (!strcmp(cmd, "caps")) ex = ctl_caps_command(c, g_json, argc - 1, argv + 1);
   else if (!strcmp(cmd, "group")) ex = group_command(c, prof.identity[0] ? prof.identity : NULL, argc - 1, argv + 1);
   else if (!strcmp(cmd, "enroll") && argc >= 3) {

@@ -26,5 +26,8 @@ extern const char ctl_caps_usage[];
 /* cpnsctl_usage.c: usage statistics (usage record|pref|summary|counters). */
 int ctl_usage_command(cpns_client_t *c, bool json, int argc, char **argv);
 extern const char ctl_usage_usage[];
+/* cpnsctl_tokens.c: CPNS-4 bearer tokens (token create|list|revoke). */
+int ctl_token_command(cpns_client_t *c, bool json, int argc, char **argv);
+extern const char ctl_tokens_usage[];
 
 #endif
