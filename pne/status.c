@@ -269,6 +269,15 @@ static void observer_idle(void *arg, const char *topic) {
   if (PS.alive && PS.mirror) cpns_status_mirror_idle(PS.mirror, topic);
 }
 
+/* A usage record's snapshot (usage.c): the presence, and the battery when
+ * the status carries one, where the application left them unknown. */
+static void usage_snapshot(void *arg, cpns_usage_device_t *d) {
+  (void)arg;
+  if (!d->state[0]) snprintf(d->state, sizeof d->state, "%s", cpns_presence_name(PS.doc.state));
+  const struct cpns_status_attr *b = cpns_status_get_attr(&PS.doc, "battery");
+  if (d->battery < 0 && b && b->value >= 0 && b->value <= 100) d->battery = (int)b->value;
+}
+
 int status__init(struct pne *p) {
   memset(&PS, 0, sizeof PS);
   PS.p = p;
@@ -287,6 +296,7 @@ int status__init(struct pne *p) {
     return CPNS_ERR_CONFIG;
   }
   PS.doc.updated = (int64_t)time(NULL);
+  usage__add_snapshot_source(usage_snapshot, NULL);
   PS.reports = json_array();
   struct cpns_condobs_limits lim = {.max_per_path = p->conf.limits.max_observers,
                                     .max_total = sc->max_observers,

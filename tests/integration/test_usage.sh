@@ -96,6 +96,7 @@ check "a record keeps the device during use: the application's battery (77), the
   has "$d1" '"battery":77,.*"type":"phone"'
 check "... or the battery the phone's capabilities read (64), not charging" \
   has "$d2" '"battery":64,"charging":false'
+check "... and the phone's status then (online)" has "$d2" '"state":"online"'
 check "cpnsctl prints a table of the summary" bash -c "grep -Eq '^SERVICE +RECORDS' <<<'$out' && grep -Eq '^game +4 +00:18:40' <<<'$out'"
 
 # ---- a denied service's records never leave the device ----
