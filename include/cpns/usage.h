@@ -166,7 +166,11 @@ typedef struct cpns_usage_summary {
  * Reads a summary (GET /cpns/v1/usage/summary): from the server as an
  * operator or a PN's gateway, or through a PNE and its gateway. A gateway
  * and the PNEs of a PN read that PN's summary only (4.03 for another).
- * q is borrowed. Free with cpns_usage_summary_free().
+ * Through a PNE or a gateway a summary holds at most 8 rows (a relayed
+ * answer must fit one CoAP block), and `truncated` says when there are
+ * more. CPNS_ERR_TOOBIG, with nothing sent, when the query does not fit
+ * one CoAP query (255 bytes: every filter at its longest). q is borrowed.
+ * Free with cpns_usage_summary_free().
  */
 CPNS_EXPORT int cpns_usage_summary_get(cpns_client_t *c, const cpns_usage_query_t *q,
                                        cpns_usage_summary_t **out);

@@ -24,5 +24,11 @@ start_all
 out=$(LD_LIBRARY_PATH=$libdir "$T/pn_inventory" coaps://127.0.0.1:25690 app "$NET/phone-app.key" home 2>&1 || true)
 echo "$out"
 check "and reads the PN Inventory through its PNE" has "$out" 'phone +online'
+check "a usage statistics application compiles against it too" \
+  cc -std=c11 -Wall -Werror $san "$TOP/examples/usage_report.c" $(pkg-config --cflags --libs libcpns) -o "$T/usage_report"
+out=$(LD_LIBRARY_PATH=$libdir "$T/usage_report" coaps://127.0.0.1:25690 app "$NET/phone-app.key" game 60 2>&1 || true)
+echo "$out"
+check "and records a use at its PNE, then reads its PN's summary" \
+  bash -c "grep -q '^game: recorded' <<<'$out' && grep -q '^usage from' <<<'$out'"
 check "the installed sample config is accepted" bash -c "'$P/sbin/cpns-server' -c '$P/etc/cpns/cpns-server.conf' --help >/dev/null"
 finish
