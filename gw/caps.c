@@ -268,8 +268,10 @@ int caps__init(struct gw *gw) {
   G.synced = calloc(G.nsynced, sizeof *G.synced);
   struct cpns_hostcaps_config c = host_config(gw);
   struct cpns_capstore_hooks hooks = {changed, gw};
+  struct cpns_capstore_config cfg = {gw->conf.caps_page_max, gw->conf.caps_reports_per_minute,
+                                     (size_t)gw->conf.max_entities + 1};
   if (!G.synced || cpns_hostcaps_new(&c, MOD, &G.host) ||
-      cpns_capstore_new(gw->node, gw->store, MOD, gw->conf.caps_page_max, &hooks, &G.store))
+      cpns_capstore_new(gw->node, gw->store, MOD, &cfg, &hooks, &G.store))
     return CPNS_ERR_NOMEM;
   struct cpns_node *n = gw->node;
   /* Readers: as the PN's inventory (pn.c), its members, operators and the

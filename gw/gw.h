@@ -49,6 +49,7 @@ struct gw_conf {
   long caps_period;
   long caps_min_interval;
   long caps_page_max;
+  long caps_reports_per_minute;
   struct cpns_node_limits limits;
   struct cpns_usage_conf usage; /* [usage] (usage.c) */
   int log_level;

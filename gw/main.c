@@ -54,6 +54,9 @@ static const struct cpns_option gw_options[] = {
                "Longest registration lifetime granted to a PNE."),
     CPNS_OPT_I("limits", "caps_page_max", S, caps_page_max, "16", 1, 64, false,
                "Most capability documents in one page of GET /pns/{pn}/caps."),
+    CPNS_OPT_I("limits", "caps_reports_per_minute", S, caps_reports_per_minute, "60", 0, 60000,
+               false, "Capability reports (PUT, PATCH) one PNE may make a minute after a burst of "
+               "5; beyond, 4.29. 0 = no bound."),
     CPNS_CAPS_OPTIONS(S),
     CPNS_USAGE_GW_OPTIONS(S),
     CPNS_NODE_LIMIT_OPTIONS(S, "512", "32", "1024", "10000", "1000", "3"),

@@ -12,18 +12,27 @@
 #include "capabilities.h"
 #include "log.h"
 #include "msg.h"
+#include "ratelimit.h"
 
 struct cpns_capstore {
   struct cpns_node *node;
   struct cpns_store *store;
   const char *mod;
   long page_max;
+  long per_minute;
+  struct cpns_ratebook *rates; /* NULL: no bound */
   struct cpns_capstore_hooks hooks;
 };
 
 #define CAPS_PATH_MAX (2 * CPNS_ID_MAX + 32)
 
 static int64_t now_s(void) { return (int64_t)time(NULL); }
+
+static uint64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 static void entity_path(const char *pn, const char *id, char *out, size_t len) {
   snprintf(out, len, "pns/%s/entities/%s/caps", pn, id);
@@ -56,27 +65,59 @@ static int observe_again(void *arg, const char *pn, const char *id) {
 }
 
 int cpns_capstore_new(struct cpns_node *node, struct cpns_store *store, const char *log_mod,
-                      long page_max, const struct cpns_capstore_hooks *hooks,
-                      struct cpns_capstore **out) {
+                      const struct cpns_capstore_config *cfg,
+                      const struct cpns_capstore_hooks *hooks, struct cpns_capstore **out) {
   struct cpns_capstore *cs = calloc(1, sizeof *cs);
   if (!cs) return CPNS_ERR_NOMEM;
   cs->node = node;
   cs->store = store;
   cs->mod = log_mod;
+  long page_max = cfg ? cfg->page_max : 0;
   cs->page_max = page_max > 0 && page_max <= CPNS_CAPS_PAGE_LIMIT ? page_max
                                                                    : CPNS_CAPS_PAGE_MAX_DEFAULT;
+  if (cfg && cfg->reports_per_minute > 0) {
+    cs->per_minute = cfg->reports_per_minute;
+    if (cpns_ratebook_new(cfg->rate_keys ? cfg->rate_keys : 1, (double)cfg->reports_per_minute / 60.0,
+                          CPNS_CAPS_RATE_BURST, &cs->rates)) {
+      free(cs);
+      return CPNS_ERR_NOMEM;
+    }
+  }
   if (hooks) cs->hooks = *hooks;
   /* Documents of an earlier run: their resources are observable again. */
   int rc = store->ops->caps_keys(store, observe_again, cs);
   if (rc) {
-    free(cs);
+    cpns_capstore_free(cs);
     return rc;
   }
   *out = cs;
   return 0;
 }
 
-void cpns_capstore_free(struct cpns_capstore *cs) { free(cs); }
+void cpns_capstore_free(struct cpns_capstore *cs) {
+  if (!cs) return;
+  cpns_ratebook_free(cs->rates);
+  free(cs);
+}
+
+/* Holds an entity to its rate of reports; answers 4.29 (RFC 8516, with
+ * Max-Age saying when to try again) and returns false beyond it. */
+static bool within_rate(struct cpns_capstore *cs, struct cpns_req *req) {
+  if (!cs->rates) return true;
+  char key[2 * CPNS_ID_MAX + 2];
+  snprintf(key, sizeof key, "%s/%s", req->seg[1], req->seg[3]);
+  long wait = cpns_ratebook_take(cs->rates, key, mono_ms());
+  if (!wait) return true;
+  CPNS_LOG_RL(CPNS_LOG_NOTICE, cs->mod, "capability reports of %s beyond %ld a minute", req->seg[3],
+              cs->per_minute);
+  /* Options go before the payload. */
+  uint8_t b[4];
+  coap_add_option(req->response, COAP_OPTION_MAXAGE,
+                  coap_encode_var_safe(b, sizeof b, (unsigned)wait), b);
+  cpns_reply_error(req, 429, "more than %ld capability reports a minute; retry in %ld s",
+                   cs->per_minute, wait);
+  return false;
+}
 
 json_t *cpns_capstore_envelope(const struct cpns_caps_rec *rec) {
   json_t *doc = json_loads(rec->doc, JSON_REJECT_DUPLICATES, NULL);
@@ -220,6 +261,8 @@ void cpns_capstore_put(struct cpns_req *req, void *arg) {
     cpns_reply_error(req, code_of(rc), "%s", err);
     return;
   }
+  /* The rate bounds what costs a store write; a refused body costs none. */
+  if (!within_rate(cs, req)) return;
   uint64_t rev = 0;
   bool created = false, changed = false;
   rc = store_doc(cs, req->seg[1], req->seg[3], req->body, &rev, &created, &changed);
@@ -244,6 +287,7 @@ void cpns_capstore_patch(struct cpns_req *req, void *arg) {
     cpns_reply_error(req, 400, "a merge patch (RFC 7386) is a map");
     return;
   }
+  if (!within_rate(cs, req)) return;
   struct cpns_caps_rec *rec = malloc(sizeof *rec);
   if (!rec) {
     cpns_reply_error(req, 500, "out of memory");

@@ -27,8 +27,17 @@
 #define CPNS_CAPS_PAGE_MAX_DEFAULT 16 /* documents in one page of GET pns/{pn}/caps */
 #define CPNS_CAPS_PAGE_LIMIT 64       /* the most a configured page may hold: 64 documents
                                          of at most 16 KiB fit an answer (1 MiB) */
+#define CPNS_CAPS_RATE_BURST 5        /* reports an entity may make at once, beyond its rate */
 
 struct cpns_capstore;
+
+struct cpns_capstore_config {
+  long page_max;           /* documents in one page of GET pns/{pn}/caps */
+  long reports_per_minute; /* PUTs and PATCHes of one entity, after a burst of
+                              CPNS_CAPS_RATE_BURST; beyond, 4.29 with Max-Age.
+                              0: no bound (the server, fed by gateways' queues) */
+  size_t rate_keys;        /* entities whose rate is followed at once */
+};
 
 struct cpns_capstore_hooks {
   /* After a committed change of (pn, id)'s document; observers are
@@ -41,8 +50,8 @@ struct cpns_capstore_hooks {
  * string. Every stored document's resources become observable (within
  * limits.max_observables; beyond, they are served without Observe). */
 int cpns_capstore_new(struct cpns_node *node, struct cpns_store *store, const char *log_mod,
-                      long page_max, const struct cpns_capstore_hooks *hooks,
-                      struct cpns_capstore **out);
+                      const struct cpns_capstore_config *cfg,
+                      const struct cpns_capstore_hooks *hooks, struct cpns_capstore **out);
 void cpns_capstore_free(struct cpns_capstore *cs);
 
 /* The handlers (arg: the struct cpns_capstore). */

@@ -73,7 +73,9 @@ static void answered(void *arg, int code, const json_t *body, const char *diag) 
       C.whole_now = true;
     } else {
       C.whole_now = false; /* no loop: the next try waits for min_interval */
-      if (code < 0)
+      if (code == 429)
+        CPNS_LOG_RL(CPNS_LOG_NOTICE, MOD, "gateway: %s; min_interval is below its bound", diag);
+      else if (code < 0)
         log_info(MOD, "gateway did not answer a capability report; will try again");
       else
         CPNS_LOG_RL(CPNS_LOG_WARNING, MOD, "gateway refused our capabilities: %d %s", code, diag);

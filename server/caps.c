@@ -13,7 +13,10 @@
 static struct cpns_capstore *g_caps;
 
 int caps__init(struct server *srv) {
-  int rc = cpns_capstore_new(srv->node, srv->store, MOD, srv->conf.caps_page_max, NULL, &g_caps);
+  /* No rate here: a gateway's queue sends one change at a time, and a
+   * refused one would have to wait in it; the gateway bounds its PNEs. */
+  struct cpns_capstore_config cfg = {srv->conf.caps_page_max, 0, 0};
+  int rc = cpns_capstore_new(srv->node, srv->store, MOD, &cfg, NULL, &g_caps);
   if (rc) return rc;
   struct cpns_node *n = srv->node;
   /* Readers are those of the PN's inventory (inventory.c): the operator,

@@ -170,6 +170,8 @@ out=$(phone_req put pns/home/entities/mp3-player/caps -e '{}')
 check "a PNE may not report another's (4.03)" has "$out" '4\.03'
 out=$(phone_req get pns/home/entities/nobody/caps)
 check "an entity without capabilities is 4.04" has "$out" '4\.04'
+codes=$(for i in $(seq 1 8); do phone_req patch "$P?base=1" -e '{}' | grep -Eo '4\.[0-9]{2}'; done)
+check "a flood of reports beyond [limits] caps_reports_per_minute is 4.29" has "$codes" '4\.29'
 check "the phone's document is unchanged by all that" level_is gw.ctl 7
 check "the daemons keep serving" ctl server.ctl caps show home
 finish
