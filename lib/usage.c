@@ -349,6 +349,9 @@ int cpns_usage_prefs_set(struct cpns_usage_prefset *p, const char *service, bool
   if (!found) {
     if (p->n >= CPNS_USAGE_PREFS_MAX) return CPNS_ERR_LIMIT;
     memmove(&p->e[i + 1], &p->e[i], (p->n - i) * sizeof p->e[0]);
+    /* Whole entries stay canonical: no bytes of a shifted neighbour linger
+     * after the name (sets compare with memcmp). */
+    memset(&p->e[i], 0, sizeof p->e[i]);
     snprintf(p->e[i].service, sizeof p->e[i].service, "%s", service);
     p->n++;
   }
@@ -379,7 +382,7 @@ int cpns_usage_prefs_decode(const json_t *body, struct cpns_usage_prefset *out, 
     say(err, errlen, "preferences are a %s", "map");
     return CPNS_ERR_INVAL;
   }
-  struct cpns_usage_prefset *p = malloc(sizeof *p);
+  struct cpns_usage_prefset *p = calloc(1, sizeof *p);
   if (!p) {
     say(err, errlen, "%s", "out of memory");
     return CPNS_ERR_NOMEM;
