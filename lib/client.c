@@ -43,6 +43,7 @@ int client__code_to_err(int code) {
   case 403: return CPNS_ERR_DENIED;
   case 404: return CPNS_ERR_NOTFOUND;
   case 409: case 412: return CPNS_ERR_EXISTS;
+  case 429: return CPNS_ERR_LIMIT; /* RFC 8516: too many requests */
   case 413: case 414: return CPNS_ERR_TOOBIG;
   case 503: return CPNS_ERR_UNAVAIL;
   case 504: return CPNS_ERR_TIMEOUT;

@@ -16,37 +16,14 @@
 #include <stdint.h>
 
 #include <cpns/cpns.h>
+#include <cpns/status.h> /* the limits, enum cpns_presence, the document's structs */
 
-#define CPNS_STATUS_TEXT_MAX 140       /* bytes of the free-form text */
-#define CPNS_STATUS_ATTRS_MAX 16       /* numeric attributes of one document */
-#define CPNS_STATUS_ATTR_NAME_MAX 24   /* bytes of an attribute name */
-#define CPNS_STATUS_VALUE_MAX 1e12     /* |value| of an attribute */
 /* Bytes of a document's JSON text: it must fit, with the CoAP header and
  * options, in one notification of a DTLS session (libcoap's default MTU is
  * 1152), because notifications are sent without block-wise transfer. */
 #define CPNS_STATUS_ENCODED_MAX 1024
 /* Members of one batch of status updates (a gateway's stream on CPNS-2). */
 #define CPNS_STATUS_BATCH_MAX 64
-
-enum cpns_presence {
-  CPNS_PRESENCE_ONLINE = 0,
-  CPNS_PRESENCE_OFFLINE = 1,
-  CPNS_PRESENCE_BUSY = 2,
-  CPNS_PRESENCE_AWAY = 3,
-};
-
-struct cpns_status_attr {
-  char name[CPNS_STATUS_ATTR_NAME_MAX + 1];
-  double value;
-};
-
-struct cpns_status_doc {
-  enum cpns_presence state;
-  char text[CPNS_STATUS_TEXT_MAX + 1];      /* "" when none */
-  unsigned nattrs;
-  struct cpns_status_attr attrs[CPNS_STATUS_ATTRS_MAX]; /* sorted by name, unique */
-  int64_t updated;                          /* unix seconds of the last change; 0 = never */
-};
 
 /* "online", "offline", "busy", "away"; never NULL. */
 const char *cpns_presence_name(enum cpns_presence p);

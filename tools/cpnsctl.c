@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "cpnsctl.h"
+#include "cpnsctl_status.h"
 #include "groupkey.h"
 #include "keyring.h"
 #include "msg.h"
@@ -74,6 +75,7 @@ static void usage(FILE *out) {
           "  get|delete PATH          raw request, PATH relative to /cpns/v1\n"
           "  put|post PATH [JSON]     raw request with a JSON body\n",
           ctl_services_usage, ctl_caps_usage);
+  fputs(ctl_status_usage, out);
   fputs(ctl_usage_usage, out);
   fputs(ctl_tokens_usage, out);
 }
@@ -611,6 +613,9 @@ int main(int argc, char **argv) {
   else if (!strcmp(cmd, "usage")) ex = ctl_usage_command(c, g_json, argc - 1, argv + 1);
   else if (!strcmp(cmd, "token")) ex = ctl_token_command(c, g_json, argc - 1, argv + 1);
   else if (!strcmp(cmd, "caps")) ex = ctl_caps_command(c, g_json, argc - 1, argv + 1);
+  else if (!strcmp(cmd, "status")) ex = ctl_status_command(c, g_json, argc - 1, argv + 1);
+  else if (!strcmp(cmd, "policy")) ex = ctl_policy_command(c, g_json, argc - 1, argv + 1);
+  else if (!strcmp(cmd, "reports")) ex = ctl_reports_command(c, g_json, argc - 1, argv + 1);
   else if (!strcmp(cmd, "group")) ex = group_command(c, prof.identity[0] ? prof.identity : NULL, argc - 1, argv + 1);
   else if (!strcmp(cmd, "enroll") && argc >= 3) {
     if (!cpns_valid_id(argv[1]) || !cpns_valid_id(argv[2])) {
