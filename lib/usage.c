@@ -349,8 +349,7 @@ int cpns_usage_prefs_set(struct cpns_usage_prefset *p, const char *service, bool
   if (!found) {
     if (p->n >= CPNS_USAGE_PREFS_MAX) return CPNS_ERR_LIMIT;
     memmove(&p->e[i + 1], &p->e[i], (p->n - i) * sizeof p->e[0]);
-    /* Whole entries stay canonical: no bytes of a shifted neighbour linger
-     * after the name (sets compare with memcmp). */
+    /* Whole: no bytes of the entry that was here stay behind its name. */
     memset(&p->e[i], 0, sizeof p->e[i]);
     snprintf(p->e[i].service, sizeof p->e[i].service, "%s", service);
     p->n++;
