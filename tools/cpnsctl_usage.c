@@ -83,7 +83,7 @@ static int record(cpns_client_t *c, int argc, char **argv) {
   cpns_usage_record_init(&r);
   snprintf(r.service, sizeof r.service, "%s", argv[1]);
   int64_t start = -1, stop = -1;
-  unsigned long long seconds = CTL_USAGE_SECONDS_DEFAULT, repeat = 1, v;
+  unsigned long long seconds = CTL_USAGE_SECONDS_DEFAULT, repeat = 1, v = 0;
   for (int i = 2; i < argc; i++) {
     const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
     bool ok = val != NULL;
@@ -101,7 +101,7 @@ static int record(cpns_client_t *c, int argc, char **argv) {
       if (ok) *(!strcmp(opt, "--in") ? &r.bytes_in : &r.bytes_out) = v;
     } else if (!strcmp(opt, "--battery")) {
       ok = number(val, 100, &v);
-      r.device.battery = (int)v;
+      if (ok) r.device.battery = (int)v;
     } else if (!strcmp(opt, "--charging")) {
       ok = !strcmp(val, "yes") || !strcmp(val, "no");
       r.device.charging = !strcmp(val, "yes");
