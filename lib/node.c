@@ -46,6 +46,13 @@
 #define NODE_MAX_FAILED 64 /* failed handshakes dropped per loop turn */
 #define NODE_PENALTY_SLOTS 256 /* source addresses tracked for failed handshakes */
 #define NODE_PENALTY_MS 60000  /* the window of limits.handshake_failures, and the ban */
+/* Reads of libcoap's ready sockets per loop turn: libcoap reads one datagram
+ * per ready socket per call, and a burst on one socket (a thousand observers
+ * acknowledging one notification each) would overflow it between turns. */
+#define NODE_DRAIN_ROUNDS 64
+/* Receive buffer asked for each secure listener (the kernel caps it at
+ * net.core.rmem_max): room for such a burst while the loop drains it. */
+#define NODE_LISTEN_RCVBUF (1 << 20)
 
 struct route {
   coap_pdu_code_t method;
@@ -1583,7 +1590,11 @@ static void find_listen_fds(struct cpns_node *node, const coap_address_t *a) {
     if (port != want) continue;
     bool known = false;
     for (unsigned i = 0; i < node->nlisten_fds; i++) known |= node->listen_fds[i] == fd;
-    if (!known) node->listen_fds[node->nlisten_fds++] = fd;
+    if (known) continue;
+    node->listen_fds[node->nlisten_fds++] = fd;
+    int rcvbuf = NODE_LISTEN_RCVBUF;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf))
+      log_info(node->name, "cannot enlarge the receive buffer of a listener: %s", strerror(errno));
   }
 }
 
@@ -1975,9 +1986,16 @@ int cpns_node_step(struct cpns_node *node, long timeout_ms) {
   /* libcoap's timers ran in coap_io_prepare_epoll() above; here only its
    * ready sockets are handled (coap_io_process() would walk every session a
    * second time, which dominates the cost with many sessions). */
-  struct epoll_event cevs[NODE_EPOLL_EVENTS];
-  int cn = epoll_wait(node->coap_fd, cevs, NODE_EPOLL_EVENTS, 0);
-  if (cn > 0) coap_io_do_epoll(node->ctx, cevs, (size_t)cn);
+  for (unsigned round = 0; round < NODE_DRAIN_ROUNDS; round++) {
+    /* Each further round peeks at the listeners first, as above, so that
+     * no ClientHello reaches libcoap unseen. */
+    if (round)
+      for (unsigned j = 0; j < node->nlisten_fds; j++) check_client_hello(node, node->listen_fds[j]);
+    struct epoll_event cevs[NODE_EPOLL_EVENTS];
+    int cn = epoll_wait(node->coap_fd, cevs, NODE_EPOLL_EVENTS, 0);
+    if (cn <= 0) break;
+    coap_io_do_epoll(node->ctx, cevs, (size_t)cn);
+  }
   expire_pending(node);
   run_timers(node);
   return 0;
