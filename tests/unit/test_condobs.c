@@ -21,7 +21,7 @@ static struct cpns_cond parse_ok(const char *q, enum cpns_cond_target t) {
   struct cpns_cond c;
   char err[160] = "";
   int rc = cpns_cond_parse(q, t, &c, err, sizeof err);
-  if (rc) fail_msg("'%s' refused: %s", q, err);
+  if (rc) fail_msg("'%s' refused: %s", q ? q : "(none)", err);
   return c;
 }
 
@@ -29,8 +29,8 @@ static void refused(const char *q, enum cpns_cond_target t, const char *why) {
   struct cpns_cond c;
   char err[160] = "";
   int rc = cpns_cond_parse(q, t, &c, err, sizeof err);
-  if (rc != CPNS_ERR_INVAL) fail_msg("'%s' accepted", q);
-  if (!strstr(err, why)) fail_msg("'%s': '%s' does not say '%s'", q, err, why);
+  if (rc != CPNS_ERR_INVAL) fail_msg("'%s' accepted", q ? q : "(none)");
+  if (!strstr(err, why)) fail_msg("'%s': '%s' does not say '%s'", q ? q : "(none)", err, why);
 }
 
 static void test_parse_both_spellings(void **state) {
