@@ -4,7 +4,8 @@
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang libcoap3-dev libcoap3-bin libcbor-dev libjansson-dev
       libinih-dev libsqlite3-dev libssl-dev libcmocka-dev libmicrohttpd-dev iproute2 iptables
-      sqlite3 openssl xxd procps curl)
+      sqlite3 openssl xxd procps curl
+      mosquitto libmosquitto-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
