@@ -1216,12 +1216,13 @@ static int add_path_options(coap_pdu_t *pdu, const char *path, const char *query
                          : snprintf(buf, sizeof buf, "%s%s%s", CPNS_PATH_PREFIX, *path ? "/" : "",
                                     path);
   /* A path or query that does not fit is refused, never sent cut short. */
-  if (n < 0 || (size_t)n >= sizeof buf || (query && strlen(query) > CPNS_QUERY_MAX)) return -1;
+  if (n < 0 || (size_t)n >= sizeof buf || (query && strlen(query) > CPNS_CLIENT_QUERY_MAX))
+    return -1;
   char *save = NULL;
   for (char *s = strtok_r(buf, "/", &save); s; s = strtok_r(NULL, "/", &save))
     if (!coap_add_option(pdu, COAP_OPTION_URI_PATH, strlen(s), (const uint8_t *)s)) return -1;
   if (query && *query) {
-    char qbuf[CPNS_QUERY_MAX + 1];
+    char qbuf[CPNS_CLIENT_QUERY_MAX + 1];
     snprintf(qbuf, sizeof qbuf, "%s", query);
     for (char *s = strtok_r(qbuf, "&", &save); s; s = strtok_r(NULL, "&", &save))
       if (!coap_add_option(pdu, COAP_OPTION_URI_QUERY, strlen(s), (const uint8_t *)s)) return -1;

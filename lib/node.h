@@ -22,7 +22,8 @@
 #define CPNS_PATH_PREFIX "cpns/v1"
 #define CPNS_MAX_SEGMENTS 8
 #define CPNS_SEGMENT_MAX 64
-#define CPNS_QUERY_MAX 256
+#define CPNS_QUERY_MAX 256            /* bytes of a request's query we accept */
+#define CPNS_CLIENT_QUERY_MAX 1024    /* bytes of a query we send (the peer judges it) */
 #define CPNS_DIAG_MAX 160
 #define CPNS_RESPONSE_MAX (1024 * 1024)   /* bytes of one decoded answer */
 #define CPNS_RESPONSE_ITEMS_MAX 65536
