@@ -19,6 +19,7 @@ static const struct {
     {CPNS4_SCOPE_SERVICES_WRITE, "services:write"},
     {CPNS4_SCOPE_INTERESTS_READ, "interests:read"},
     {CPNS4_SCOPE_INTERESTS_WRITE, "interests:write"},
+    {CPNS4_SCOPE_USAGE_READ, "usage:read"},
 };
 #define NSCOPES (sizeof scope_names / sizeof scope_names[0])
 /* Longest scope name, for the parser's buffer. */
@@ -42,7 +43,7 @@ static int add_scope(const char *name, size_t len, unsigned *bits, char *err, si
   unsigned b = scope_bit(name, len);
   if (!b) {
     snprintf(err, errlen, "unknown scope '%.*s' (known: services:read, services:write, "
-             "interests:read, interests:write)", (int)(len < SCOPE_NAME_MAX ? len : SCOPE_NAME_MAX),
+             "interests:read, interests:write, usage:read)", (int)(len < SCOPE_NAME_MAX ? len : SCOPE_NAME_MAX),
              name);
     return CPNS_ERR_INVAL;
   }
@@ -99,7 +100,7 @@ void cpns4_scopes_format(unsigned scopes, char out[CPNS4_SCOPES_TEXT_MAX + 1]) {
     if (!(scopes & scope_names[i].bit)) continue;
     int n = snprintf(out + used, CPNS4_SCOPES_TEXT_MAX + 1 - used, "%s%s", used ? "," : "",
                      scope_names[i].name);
-    if (n < 0 || (size_t)n >= CPNS4_SCOPES_TEXT_MAX + 1 - used) break; /* cannot happen: 4 names */
+    if (n < 0 || (size_t)n >= CPNS4_SCOPES_TEXT_MAX + 1 - used) break; /* cannot happen: 5 names */
     used += (size_t)n;
   }
 }
@@ -206,6 +207,7 @@ static const struct cpns4_op ops[] = {
     {"POST", COAP_REQUEST_CODE_POST, "interests", CPNS4_SCOPE_INTERESTS_WRITE},
     {"GET", COAP_REQUEST_CODE_GET, "interests/*", CPNS4_SCOPE_INTERESTS_READ},
     {"DELETE", COAP_REQUEST_CODE_DELETE, "interests/*", CPNS4_SCOPE_INTERESTS_WRITE},
+    {"GET", COAP_REQUEST_CODE_GET, "usage/summary", CPNS4_SCOPE_USAGE_READ},
 };
 
 const struct cpns4_op *cpns4_ops(size_t *n) {

@@ -40,8 +40,9 @@ enum cpns4_scope {
   CPNS4_SCOPE_SERVICES_WRITE = 1u << 1,  /* publish, update, refresh, unpublish its own */
   CPNS4_SCOPE_INTERESTS_READ = 1u << 2,  /* list and read its own saved interests */
   CPNS4_SCOPE_INTERESTS_WRITE = 1u << 3, /* save and remove its own interests */
+  CPNS4_SCOPE_USAGE_READ = 1u << 4,      /* read usage summaries (what users let be reported) */
 };
-#define CPNS4_SCOPES_ALL 0xFu
+#define CPNS4_SCOPES_ALL 0x1Fu
 
 /* The name of one scope bit ("services:read"), or NULL. */
 const char *cpns4_scope_name(unsigned scope);

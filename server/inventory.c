@@ -36,8 +36,9 @@ static unsigned relations(const struct cpns_req *req, unsigned wanted, void *arg
   rel |= usage__relations(srv, req, wanted); /* usage/summary?pn=... */
   rel |= status__relations(srv, req, wanted); /* a PNE relayed to pns/{pn}/status... */
   if (p->role == CPNS_PEER_EXTERNAL) {
-    /* CPNS-4 (http.c): an external server takes part in the directory only,
-     * as an offerer, a subscriber or a consumer; no other relation. */
+    /* CPNS-4 (http.c): an external server takes part in the directory, as
+     * an offerer, a subscriber or a consumer, and reads usage summaries
+     * (usage.c); no other relation. */
     rel = CPNS_REL_EXTERNAL;
     if (req->nseg >= 1 && (strcmp(req->seg[0], "services") == 0 || strcmp(req->seg[0], "interests") == 0))
       rel |= directory__relations(srv, req, wanted);

@@ -6,7 +6,8 @@
  * what it has committed. Summaries add the records up per service, per PN,
  * per entity or per day (GET usage/summary): the operator reads any PN's,
  * a PN's gateway and its PNEs (through the gateway, On-Behalf-Of) their own
- * PN's only. What reaches the server is what the user's preferences allowed
+ * PN's only, and external servers over CPNS-4 (a token with usage:read,
+ * server/http.c) any PN's. What reaches the server is what the user's preferences allowed
  * at the PNE: a denied record never left the device (pne/usage.c).
  *
  * Bounds: batches per second of each PN ([usage] max_rate, 4.29 beyond),
@@ -158,8 +159,11 @@ static void get_summary(struct cpns_req *req, void *arg) {
     cpns_reply_error(req, 400, "%s", err);
     return;
   }
-  bool operator = req->peer->role == CPNS_PEER_OPERATOR;
-  if (!operator) {
+  /* The operator, and an external server holding a token with usage:read
+   * (CPNS-4, issued by the operator), read any PN's: what reached the
+   * server is what the users' preferences let leave their devices. */
+  bool any_pn = req->peer->role == CPNS_PEER_OPERATOR || req->peer->role == CPNS_PEER_EXTERNAL;
+  if (!any_pn) {
     /* The route let a PN's gateway or member in for the PN the query
      * names, or its own: say so again here, whatever the path looked like. */
     if (!f.pn_given) snprintf(f.pn, sizeof f.pn, "%s", req->peer->pn);
@@ -230,7 +234,8 @@ int usage__init(struct server *srv) {
   rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_POST, "pns/*/usage", CPNS_REL_GW_OF_PN,
                            "report this PN's usage", post_usage, srv);
   rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_GET, "usage/summary",
-                           CPNS_REL_OPERATOR | CPNS_REL_GW_OF_PN | CPNS_REL_MEMBER,
+                           CPNS_REL_OPERATOR | CPNS_REL_GW_OF_PN | CPNS_REL_MEMBER |
+                               CPNS_REL_EXTERNAL,
                            "read this PN's usage", get_summary, srv);
   rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_GET, "stats/usage", CPNS_REL_OPERATOR,
                            "read usage counters", stats, srv);

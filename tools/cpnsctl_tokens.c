@@ -17,7 +17,8 @@ const char ctl_tokens_usage[] =
     "  token create NAME --scope S1,S2 [--ttl SECONDS]\n"
     "                           (server, operator) a CPNS-4 bearer token for the external\n"
     "                           server NAME (identity ext.NAME); scopes: services:read,\n"
-    "                           services:write, interests:read, interests:write; shown once\n"
+    "                           services:write, interests:read, interests:write,\n"
+    "                           usage:read; shown once\n"
     "  token list               (server, operator) the tokens, never their secrets\n"
     "  token revoke ID          (server, operator) revoke token ID at once\n";
 

@@ -82,7 +82,8 @@ token other services:read,services:write
 token watcher interests:read,interests:write
 token all services:read,services:write,interests:read,interests:write
 token short services:read 1
-for s in services:read services:write interests:read interests:write; do token "only-${s/:/-}" "$s"; done
+token usage usage:read
+for s in services:read services:write interests:read interests:write usage:read; do token "only-${s/:/-}" "$s"; done
 out=$(ctl server.ctl token create bad --scope services:admin 2>&1 || true)
 check "an unknown scope is refused" has "$out" "unknown scope"
 out=$("$CTL" -t 5000 -P "$NET/gw-a.ctl" token create gwtoken --scope services:read 2>&1 || true)
@@ -111,6 +112,11 @@ printf '{"name":"x","keywords":["x"],"visibility":"public","uris":["a:b"],"offer
 printf '{"name":"x","description":"%s","keywords":["x"],"uris":["a:b"]}' "$(head -c 20000 /dev/zero | tr '\0' a)" > "$T/big.json"
 printf '{"kw":["acmetv"],"match":"all"}' > "$T/interest.json"
 LONGKW=$(head -c 300 /dev/zero | tr '\0' k)
+# Usage records of PN a, from its gateway (CPNS-2): what an external server may read.
+now=$(date +%s)
+out=$(coapc -m post -t 50 -A 50 -e "{\"records\":[{\"id\":\"r1\",\"entity\":\"tv\",\"service\":\"game\",\"start\":$((now - 600)),\"stop\":$now}]}" \
+  "$URI/cpns/v1/pns/a/usage" 2>&1 || true)
+check "PN a's gateway reports a usage record" has "$out" '"stored":1'
 cat > "$T/plan" <<EOF
 # an interest first, so that it sees the service appear and go
 201 POST /cpns/v1/interests @$T/interest.json token=watcher save=IID:id header=Location
@@ -126,6 +132,11 @@ cat > "$T/plan" <<EOF
 200 POST /cpns/v1/services/\${SID}?lt=600 token=acme expect="lt":600
 200 GET /cpns/v1/interests token=watcher expect=\${IID}
 200 GET /cpns/v1/interests/\${IID} token=watcher expect="type":"appeared"
+# usage summaries: what the users' preferences let reach the server
+200 GET /cpns/v1/usage/summary?pn=a token=usage expect="key":"game"
+200 GET /cpns/v1/usage/summary?by=pn&from=2020-01-01&to=2020-12-31 token=usage expect="rows":[]
+400 GET /cpns/v1/usage/summary?by=week token=usage expect=by
+403 GET /cpns/v1/usage/summary token=reader header=WWW-Authenticate expect=usage:read
 # who may do what
 403 PUT /cpns/v1/services/\${SID} @$T/pub2.json token=other expect=ext.other
 403 DELETE /cpns/v1/services/\${SID} token=other
@@ -180,8 +191,8 @@ cat > "$T/plan" <<EOF
 403 GET /cpns/v1/interests/\${IID} token=watcher
 EOF
 targs=()
-for n in acme reader other watcher all wrong garbage; do targs+=(--token "$n=$T/$n.tok"); done
-for s in services:read services:write interests:read interests:write; do
+for n in acme reader other watcher all wrong garbage usage; do targs+=(--token "$n=$T/$n.tok"); done
+for s in services:read services:write interests:read interests:write usage:read; do
   targs+=(--scope-token "$s=$T/only-${s/:/-}.tok")
 done
 rc=0

@@ -127,6 +127,12 @@ static void test_scopes(void **state) {
   }
   assert_int_equal(cpns4_scopes_from_json(NULL, &s, err, sizeof err), CPNS_ERR_INVAL);
   assert_string_equal(cpns4_scope_name(CPNS4_SCOPE_SERVICES_WRITE), "services:write");
+  assert_int_equal(cpns4_scopes_parse("usage:read", &s, err, sizeof err), 0);
+  assert_int_equal(s, CPNS4_SCOPE_USAGE_READ);
+  const struct cpns4_op *op;
+  char allow[64];
+  assert_int_equal(cpns4_op_find("GET", "usage/summary", &op, allow, sizeof allow), 0);
+  assert_int_equal(op->scope, CPNS4_SCOPE_USAGE_READ);
   assert_null(cpns4_scope_name(1u << 20));
 }
 
@@ -153,7 +159,7 @@ static void test_ops(void **state) {
     assert_int_equal(cpns4_op_find("GET", none[i], &op, allow, sizeof allow), CPNS_ERR_NOTFOUND);
   size_t n = 0;
   const struct cpns4_op *all = cpns4_ops(&n);
-  assert_int_equal(n, 10);
+  assert_int_equal(n, 11);
   for (size_t i = 0; i < n; i++) assert_non_null(cpns4_scope_name(all[i].scope));
   /* A tiny allow buffer is cut, never overrun. */
   char tiny[5];
