@@ -49,8 +49,10 @@ counter() { ctlj "$1" usage counters | tr -d ' \n' | grep -Eo "\"$2\":[0-9]+" | 
 records_is() { [ "$(records_of "$1")" = "$2" ]; }
 counter_is() { [ "$(counter "$1" "$2")" = "$3" ]; }
 now=$(date +%s)
-today=$(date -u +%F)
-yesterday=$(date -u -d @$((now - 86400)) +%F)
+# The sessions below happen yesterday and the day before (UTC), whatever the
+# time of the run: a summary per day groups them by the day they started.
+d1=$((now / 86400 * 86400 - 86400)); d2=$((d1 - 86400))
+day1=$(date -u -d @$d1 +%F); day2=$(date -u -d @$d2 +%F)
 
 # ---- preferences: the user's, at the PNE ----
 check "the user denies iptv at the phone" ctl phone-user.ctl usage pref set iptv deny
@@ -65,15 +67,15 @@ check "an application may read them" has "$out" '"iptv": "deny"'
 
 # ---- records ----
 check "a game session is recorded at the phone" \
-  ctl phone.ctl usage record game --start $((now - 4000)) --seconds 600 --in 1000 --out 200 --battery 77
-check "another game session" ctl phone.ctl usage record game --start $((now - 3000)) --seconds 300
-check "a game session of yesterday" ctl phone.ctl usage record game --start $((now - 86400 - 100)) --seconds 100
-check "a radio session" ctl phone.ctl usage record radio --start $((now - 2000)) --seconds 60
-out=$(ctl phone.ctl usage record iptv --start $((now - 7200)) --seconds 3600 --in 999999)
+  ctl phone.ctl usage record game --start $((d1 + 1000)) --seconds 600 --in 1000 --out 200 --battery 77
+check "another game session" ctl phone.ctl usage record game --start $((d1 + 2000)) --seconds 300
+check "a game session of the day before" ctl phone.ctl usage record game --start $((d2 + 100)) --seconds 100
+check "a radio session" ctl phone.ctl usage record radio --start $((d1 + 3000)) --seconds 60
+out=$(ctl phone.ctl usage record iptv --start $((d1 + 4000)) --seconds 3600 --in 999999)
 check "an iptv session is not reported: the preferences keep it on the device" has "$out" 'not reported'
 out=$(ctlj phone.ctl usage record iptv --seconds 10)
 check "... and says so in JSON" has "$out" '"reported": false'
-check "the mp3 player records a game session" ctl mp3-player.ctl usage record game --start $((now - 500)) --seconds 120
+check "the mp3 player records a game session" ctl mp3-player.ctl usage record game --start $((d1 + 5000)) --seconds 120
 
 check "the server adds the games up: 4 records" wait_for 20 records_is game 4
 s=$(summary --by service)
@@ -84,19 +86,19 @@ check "iptv is nowhere in the summary" bash -c "! grep -q iptv <<<'$s'"
 s=$(summary --by pn)
 check "per PN: home has 5 records" test "$(row_of records home "$s")" = 5
 s=$(summary --by day)
-check "per day: today 4, yesterday 1" \
-  bash -c "[ '$(row_of records "$today" "$s")' = 4 ] && [ '$(row_of records "$yesterday" "$s")' = 1 ]"
+check "per day: $day1 4, $day2 1" \
+  bash -c "[ '$(row_of records "$day1" "$s")' = 4 ] && [ '$(row_of records "$day2" "$s")' = 1 ]"
 s=$(summary --by entity --service game)
 check "per entity, games only: phone 3, mp3-player 1" \
   bash -c "[ '$(row_of records phone "$s")' = 3 ] && [ '$(row_of records mp3-player "$s")' = 1 ]"
 out=$(ctl server.ctl usage summary --by service)
 dev() { sqlite3 "$NET/server.db" "SELECT device FROM usage_record WHERE $1 LIMIT 1"; }
-d1=$(dev "bytes_in = 1000"); d2=$(dev "service = 'radio'")
+dev1=$(dev "bytes_in = 1000"); dev2=$(dev "service = 'radio'")
 check "a record keeps the device during use: the application's battery (77), the phone's type" \
-  has "$d1" '"battery":77,.*"type":"phone"'
+  has "$dev1" '"battery":77,.*"type":"phone"'
 check "... or the battery the phone's capabilities read (64), not charging" \
-  has "$d2" '"battery":64,"charging":false'
-check "... and the phone's status then (online)" has "$d2" '"state":"online"'
+  has "$dev2" '"battery":64,"charging":false'
+check "... and the phone's status then (online)" has "$dev2" '"state":"online"'
 check "cpnsctl prints a table of the summary" bash -c "grep -Eq '^SERVICE +RECORDS' <<<'$out' && grep -Eq '^game +4 +00:18:40' <<<'$out'"
 
 # ---- a denied service's records never leave the device ----
