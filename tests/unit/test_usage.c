@@ -17,6 +17,11 @@
 #include "codec.h"
 #include "usage.h"
 
+/* Test inputs are built with snprintf from strings made to each limit and
+ * one past it; a cut would show as a failed check. GCC's -O2/-O3 truncation
+ * warning cannot see the lengths and would make that an error. */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+
 static json_t *parse(const char *text) {
   json_error_t je;
   json_t *v = json_loads(text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
