@@ -32,7 +32,9 @@
 #define _GNU_SOURCE
 /* Diagnostics are cut to their buffers on purpose (they quote answers of any
  * length); GCC's -O2/-O3 truncation warning would make that an error. */
+#if defined(__GNUC__) && !defined(__clang__) /* clang has no such warning */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
 
 #include <errno.h>
 #include <fcntl.h>
