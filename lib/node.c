@@ -2087,9 +2087,12 @@ void cpns_node_close_session(struct cpns_node *node, coap_session_t *session) {
   fail_session_pending(node, session);
   /* Retransmissions still queued hold references of their own; flushing
    * them lets the session go now, so a new one from the same source port
-   * is not a "duplicate". */
-  if (coap_session_get_state(session) != COAP_SESSION_STATE_NONE)
-    coap_session_disconnected(session, COAP_NACK_NOT_DELIVERABLE);
+   * is not a "duplicate". Also in state NONE: after an ICMP error libcoap
+   * 4.3.1 disconnects the session but keeps its confirmable messages for
+   * retransmission, and the retransmission of one, re-opening DTLS, drops
+   * the queue's reference and then uses the session (freed when ours was
+   * the last one besides it): a crash in coap_io_prepare_io. */
+  coap_session_disconnected(session, COAP_NACK_NOT_DELIVERABLE);
   coap_session_release(session);
 }
 
