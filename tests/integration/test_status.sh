@@ -12,6 +12,9 @@
 # are there and a gateway's relayed observation of another PN resumes.
 # Ports 42680-42699 only.
 source "$(dirname "$0")/lib.sh"
+# A watcher in the background is cpnsctl itself (exec), so that the cleanup's
+# kill of $! ends it and not only a subshell around it.
+bg_ctl() { exec "$CTL" -t 5000 -P "$NET/$1" "${@:2}"; }
 BASE=42680
 mknet --pnes 3 --base $BASE --lifetime 6
 # Every port of the run within BASE..BASE+19: the PNEs send from +16..+18
@@ -96,13 +99,13 @@ out=$(ctl mp3-player.ctl status show home)
 check "a PNE's application lists its PN's statuses" has "$out" 'phone +busy +battery=57'
 
 # ---- two observers with different thresholds ----
-ctl mp3-player.ctl -j status watch home phone battery --lt 20 --for 14 > "$T/lt20.out" 2>&1 &
+bg_ctl mp3-player.ctl -j status watch home phone battery --lt 20 --for 14 > "$T/lt20.out" 2>&1 &
 CLEANUPS+=("kill $!")
-ctl set-top-box.ctl -j status watch home phone battery --lt 10 --for 14 > "$T/lt10.out" 2>&1 &
+bg_ctl set-top-box.ctl -j status watch home phone battery --lt 10 --for 14 > "$T/lt10.out" 2>&1 &
 CLEANUPS+=("kill $!")
-ctlj gw.ctl status watch home phone battery --pmin 3 --for 14 > "$T/pmin.out" 2>&1 &
+bg_ctl gw.ctl -j status watch home phone battery --pmin 3 --for 14 > "$T/pmin.out" 2>&1 &
 CLEANUPS+=("kill $!")
-ctlj gw.ctl status watch home mp3-player state --pmax 2 --for 9 > "$T/pmax.out" 2>&1 &
+bg_ctl gw.ctl -j status watch home mp3-player state --pmax 2 --for 9 > "$T/pmax.out" 2>&1 &
 CLEANUPS+=("kill $!")
 wait_for 5 grep -q '"first":true' "$T/lt20.out"
 wait_for 5 grep -q '"first":true' "$T/lt10.out"
@@ -180,7 +183,7 @@ out=$(ctl phone.ctl policy add home ghost 'battery<20' mp3-player 2>&1 || true)
 check "a rule about an entity not in the PN is 4.04" has "$out" '4\.04'
 
 # ---- a killed PNE goes offline, and its observer is told ----
-ctlj server.ctl status watch home set-top-box state --for 30 > "$T/off.out" 2>&1 &
+bg_ctl server.ctl -j status watch home set-top-box state --for 30 > "$T/off.out" 2>&1 &
 CLEANUPS+=("kill $!")
 wait_for 5 grep -q '"first":true' "$T/off.out"
 t0=$SECONDS
@@ -191,7 +194,7 @@ check "within its lifetime (6 s) and a batch: $((SECONDS - t0)) s" test $((SECON
 
 # ---- another PN's status, relayed; a server restart ----
 check "the owner of office lets home read it" ctl server.ctl pn readers office home
-ctl phone.ctl -j status watch office laptop battery --for 60 > "$T/remote.out" 2>&1 &
+bg_ctl phone.ctl -j status watch office laptop battery --for 60 > "$T/remote.out" 2>&1 &
 CLEANUPS+=("kill $!")
 check "an application of PN home observes the laptop of PN office (relayed by both gateways)" \
   wait_for 10 grep -q '"value":90' "$T/remote.out"
