@@ -37,6 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchlib.h"
+
 #define BENCH_MAX_SERVERS 4
 #define BENCH_MAX_CONC 256
 #define BENCH_PAGE 10
@@ -86,12 +88,6 @@ static struct {
   uint64_t rng;
   bool failed;
 } g = {.conc = 32, .seconds = 5, .rng = 0x9E3779B97F4A7C15ULL};
-
-static uint64_t now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void fail(const char *fmt, ...) {
@@ -177,7 +173,7 @@ static void send_request(struct server *s, struct conn *c, enum kind k) {
   c->sent = 0;
   c->len = 0;
   c->busy = true;
-  c->t0 = now_us();
+  c->t0 = bench_now_us();
   int w = SSL_write(c->ssl, c->req, (int)c->reqlen);
   if (w != (int)c->reqlen) fail("a request could not be written at once");
 }
@@ -212,7 +208,7 @@ static int answer_complete(struct conn *c, enum kind k) {
 /* One phase: every connection to s keeps one lookup of kind k in flight for
  * secs seconds; the answers count, with their latencies. */
 static void run_phase(struct server *s, enum kind k, double secs) {
-  uint64_t t0 = now_us(), stop = t0 + (uint64_t)(secs * 1e6);
+  uint64_t t0 = bench_now_us(), stop = t0 + (uint64_t)(secs * 1e6);
   unsigned inflight = 0;
   for (unsigned i = 0; i < g.conc; i++) {
     send_request(s, &s->conns[i], k);
@@ -220,7 +216,7 @@ static void run_phase(struct server *s, enum kind k, double secs) {
   }
   struct epoll_event evs[BENCH_EVENTS];
   while (inflight && !g.failed) {
-    if (now_us() - t0 > (uint64_t)(secs + BENCH_TIMEOUT_S) * 1000000u) {
+    if (bench_now_us() - t0 > (uint64_t)(secs + BENCH_TIMEOUT_S) * 1000000u) {
       fail("no answer for %d s", BENCH_TIMEOUT_S);
       break;
     }
@@ -243,7 +239,7 @@ static void run_phase(struct server *s, enum kind k, double secs) {
           break;
         }
         if (done == 0) continue;
-        uint64_t now = now_us();
+        uint64_t now = bench_now_us();
         if (s->nlat[k] < BENCH_LAT_MAX) s->lat[k][s->nlat[k]++] = (uint32_t)(now - c->t0);
         s->done[k]++;
         c->busy = false;
@@ -256,17 +252,12 @@ static void run_phase(struct server *s, enum kind k, double secs) {
       }
     }
   }
-  s->secs[k] += (double)(now_us() - t0) / 1e6;
-}
-
-static int cmp_u32(const void *a, const void *b) {
-  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-  return x < y ? -1 : x > y;
+  s->secs[k] += (double)(bench_now_us() - t0) / 1e6;
 }
 
 static double pct(uint32_t *v, size_t n, double p) {
   if (!n) return 0;
-  size_t i = (size_t)(p * (double)(n - 1));
+  size_t i = bench_rank(n, p);
   return v[i] / 1000.0;
 }
 
@@ -344,11 +335,11 @@ int main(int argc, char **argv) {
   for (unsigned i = 0; i < g.nsv && !g.failed; i++) {
     struct server *s = &g.sv[i];
     for (int k = 0; k < K_N; k++) s->lat[k] = malloc(BENCH_LAT_MAX * sizeof(uint32_t));
-    uint64_t t0 = now_us();
+    uint64_t t0 = bench_now_us();
     for (unsigned c = 0; c < g.conc && !g.failed; c++) s->conns[c].fd = -1;
     for (unsigned c = 0; c < g.conc && !g.failed; c++) open_conn(s, &s->conns[c]);
     fprintf(stderr, "%s:%d: %u TLS connections in %.2f s\n", s->host, s->port, g.conc,
-            (double)(now_us() - t0) / 1e6);
+            (double)(bench_now_us() - t0) / 1e6);
   }
   for (int k = 0; k < K_N && !g.failed; k++) {
     for (unsigned r = 0; r < g.seconds && !g.failed; r++)
@@ -356,7 +347,7 @@ int main(int argc, char **argv) {
         run_phase(&g.sv[(i + r) % g.nsv], (enum kind)k, 1.0);
     for (unsigned i = 0; i < g.nsv; i++) {
       struct server *s = &g.sv[i];
-      qsort(s->lat[k], s->nlat[k], sizeof(uint32_t), cmp_u32);
+      bench_sort_u32(s->lat[k], s->nlat[k]);
       fprintf(stderr, "%-6s @%-7lu %8.0f/s  p50 %.1f ms  p99 %.1f ms\n", kind_key[k], s->services,
               s->done[k] / s->secs[k], pct(s->lat[k], s->nlat[k], 0.5),
               pct(s->lat[k], s->nlat[k], 0.99));

@@ -42,6 +42,7 @@
 
 #include <cpns/cpns.h>
 
+#include "benchlib.h"
 #include "codec.h"
 #include "keyring.h"
 #include "node.h"
@@ -97,14 +98,6 @@ struct bench {
   json_t *peer_answer;
 };
 
-static uint64_t now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static double since_s(uint64_t t0) { return (double)(now_us() - t0) / 1e6; }
-
 static void fail(struct bench *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void fail(struct bench *b, const char *fmt, ...) {
   if (b->failed) return;
@@ -152,12 +145,12 @@ static int connect_all(struct bench *b, const char *uri, struct sess *ss, size_t
     ss[i].connecting = true;
     b->connecting++;
   }
-  uint64_t t0 = now_us();
+  uint64_t t0 = bench_now_us();
   while (!b->failed) {
     size_t up = 0;
     for (size_t i = 0; i < n; i++) up += ss[i].up;
     if (up == n) return 0;
-    if (since_s(t0) > 60) fail(b, "%zu of %zu handshakes with %s after 60 s", up, n, uri);
+    if (bench_since_s(t0) > 60) fail(b, "%zu of %zu handshakes with %s after 60 s", up, n, uri);
     cpns_node_step(b->node, BENCH_STEP_MS);
   }
   return -1;
@@ -171,8 +164,8 @@ static void close_all(struct bench *b, struct sess *ss, size_t n) {
       ss[i].s = NULL;
       ss[i].up = false;
     }
-  uint64_t t0 = now_us();
-  while (since_s(t0) < 0.3) cpns_node_step(b->node, BENCH_STEP_MS);
+  uint64_t t0 = bench_now_us();
+  while (bench_since_s(t0) < 0.3) cpns_node_step(b->node, BENCH_STEP_MS);
 }
 
 /* ---- requests ---- */
@@ -185,7 +178,7 @@ static void on_answer(void *arg, int code, const json_t *body, const char *diag)
   struct slot *sl = arg;
   struct bench *b = sl->b;
   struct phase *ph = b->cur;
-  uint64_t lat = now_us() - sl->t0;
+  uint64_t lat = bench_now_us() - sl->t0;
   b->inflight--;
   sl->s->busy = false;
   sl->s = NULL;
@@ -267,7 +260,7 @@ static int issue(struct bench *b, struct phase *ph, struct sess *x) {
   }
   sl->b = b;
   sl->s = x;
-  sl->t0 = now_us();
+  sl->t0 = bench_now_us();
   x->busy = true;
   b->inflight++;
   ph->issued++;
@@ -281,15 +274,10 @@ static int issue(struct bench *b, struct phase *ph, struct sess *x) {
   return 0;
 }
 
-static int cmp_u32(const void *a, const void *b) {
-  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-  return x < y ? -1 : x > y;
-}
-
 static double pct_ms(const struct phase *ph, double p) {
   size_t n = ph->done < ph->target ? ph->done : ph->target;
   if (!n) return 0;
-  return ph->lat_us[(size_t)(p * (double)(n - 1) + 0.5)] / 1000.0;
+  return ph->lat_us[bench_rank(n, p)] / 1000.0;
 }
 
 static double rate(const struct phase *ph) {
@@ -305,9 +293,9 @@ static int run_phase(struct bench *b, struct phase *ph) {
     return -1;
   }
   b->cur = ph;
-  uint64_t t0 = now_us();
+  uint64_t t0 = bench_now_us();
   while (!b->failed) {
-    double t = since_s(t0);
+    double t = bench_since_s(t0);
     bool stop = ph->issued >= ph->target || (ph->seconds > 0 && t >= ph->seconds);
     if (stop && b->inflight == 0) break;
     for (size_t i = 0; !stop && i < ph->nss && ph->issued < ph->target; i++) {
@@ -318,37 +306,13 @@ static int run_phase(struct bench *b, struct phase *ph) {
     if (cpns_node_step(b->node, BENCH_STEP_MS)) fail(b, "event loop failed");
   }
   b->cur = NULL;
-  ph->elapsed = since_s(t0);
+  ph->elapsed = bench_since_s(t0);
   size_t n = ph->done < ph->target ? ph->done : ph->target;
-  qsort(ph->lat_us, n, sizeof *ph->lat_us, cmp_u32);
+  bench_sort_u32(ph->lat_us, n);
   if (!b->failed)
     fprintf(stderr, "  %-40s %8lu in %7.2f s = %9.0f/s   p50 %6.2f ms  p99 %6.2f ms\n", ph->name,
             ph->done, ph->elapsed, rate(ph), pct_ms(ph, 0.50), pct_ms(ph, 0.99));
   return b->failed ? -1 : 0;
-}
-
-/* ---- keyring ---- */
-
-static int write_keyring(const char *path, unsigned long n) {
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-  if (!f) {
-    fprintf(stderr, "bench: %s: %s\n", path, strerror(errno));
-    if (fd >= 0) close(fd);
-    return 1;
-  }
-  fprintf(f, "# identity role pn key: written by bench_directory\n");
-  for (unsigned long i = 0; i < n; i++) {
-    uint8_t key[CPNS_PSK_LEN];
-    char hex[2 * CPNS_PSK_LEN + 1];
-    if (cpns_key_generate(key)) {
-      fclose(f);
-      return 1;
-    }
-    cpns_key_to_hex(key, hex);
-    fprintf(f, "gw-%lu gw pn-%lu %s\n", i, i, hex);
-  }
-  return fclose(f) ? 1 : 0;
 }
 
 /* ---- main ---- */
@@ -487,9 +451,9 @@ static void finish_target(struct target *t) {
   for (int k = 0; k < 4; k++) {
     t->rate[k] = t->elapsed[k] > 0 ? (double)t->done[k] / t->elapsed[k] : 0;
     if (!t->nlat[k]) continue;
-    qsort(t->lat[k], t->nlat[k], sizeof *t->lat[k], cmp_u32);
-    t->p50[k] = t->lat[k][(size_t)(0.5 * (double)(t->nlat[k] - 1) + 0.5)] / 1000.0;
-    t->p99[k] = t->lat[k][(size_t)(0.99 * (double)(t->nlat[k] - 1) + 0.5)] / 1000.0;
+    bench_sort_u32(t->lat[k], t->nlat[k]);
+    t->p50[k] = t->lat[k][bench_rank(t->nlat[k], 0.5)] / 1000.0;
+    t->p99[k] = t->lat[k][bench_rank(t->nlat[k], 0.99)] / 1000.0;
     free(t->lat[k]);
     t->lat[k] = NULL;
   }
@@ -539,9 +503,9 @@ static int run(const struct opts *o) {
     struct target *t = &ts[st];
     unsigned long tail_from = o->stages[st] - o->stages[st] / 10;
     double r1, r2;
-    uint64_t t0 = now_us();
+    uint64_t t0 = bench_now_us();
     if (publish(b, o, t, tail_from, &r1) || publish(b, o, t, o->stages[st], &r2)) return 1;
-    t->publish = (double)o->stages[st] / since_s(t0);
+    t->publish = (double)o->stages[st] / bench_since_s(t0);
     t->publish_tail = r2;
     t->db_bytes = file_size(st < o->ndatabases ? o->databases[st] : NULL);
   }
@@ -670,7 +634,7 @@ static int store_fill(struct cpns_store *store, unsigned long n, uint64_t *rng, 
   }
   struct cpns_service *sv = malloc(sizeof *sv);
   if (!sv) return 1;
-  uint64_t t0 = now_us();
+  uint64_t t0 = bench_now_us();
   for (unsigned long i = 0; i < n; i++) {
     json_t *d = service_body(i);
     char err[160];
@@ -689,7 +653,7 @@ static int store_fill(struct cpns_store *store, unsigned long n, uint64_t *rng, 
     }
   }
   free(sv);
-  *rate = (double)n / since_s(t0);
+  *rate = (double)n / bench_since_s(t0);
   return 0;
 }
 
@@ -697,8 +661,8 @@ static int store_fill(struct cpns_store *store, unsigned long n, uint64_t *rng, 
 static int store_slice(struct cpns_store *store, unsigned long services, int k, double seconds,
                        uint64_t *rng, unsigned long *n) {
   unsigned long tags = services / BENCH_PAGE;
-  uint64_t t0 = now_us();
-  while (since_s(t0) < seconds) {
+  uint64_t t0 = bench_now_us();
+  while (bench_since_s(t0) < seconds) {
     char qs[96], err[160];
     *rng ^= *rng >> 12, *rng ^= *rng << 25, *rng ^= *rng >> 27;
     unsigned long t = (unsigned long)((*rng * 0x2545F4914F6CDD1DULL) % tags);
@@ -753,9 +717,9 @@ static int run_store(const char *dir, const char *stages_text, double seconds) {
     for (unsigned r = 0; !rc && r < rounds; r++)
       for (unsigned i = 0; !rc && i < o.nstages; i++) {
         unsigned st = r % 2 ? o.nstages - 1 - i : i;
-        uint64_t t0 = now_us();
+        uint64_t t0 = bench_now_us();
         rc = store_slice(stores[st], o.stages[st], k, seconds / rounds, &rng, &done[st][k]);
-        spent[st][k] += since_s(t0);
+        spent[st][k] += bench_since_s(t0);
       }
   for (unsigned st = 0; st < o.nstages; st++) cpns_store_close(stores[st]);
   if (rc) return 1;
@@ -788,7 +752,7 @@ int main(int argc, char **argv) {
       fprintf(stderr, "bench: N must be 1..%d\n", BENCH_MAX_CONC);
       return 2;
     }
-    return write_keyring(argv[2], n);
+    return bench_keyring_write(argv[2], "bench_directory", n, 0);
   }
   if (argc < 2 || strcmp(argv[1], "run") != 0) {
     usage(stderr);

@@ -27,6 +27,7 @@
 
 #include <cpns/cpns.h>
 
+#include "benchlib.h"
 #include "codec.h"
 #include "keyring.h"
 
@@ -58,14 +59,6 @@ static int64_t new_epoch = -1;
 static uint64_t t_expel;
 static bool failed;
 static bool victim_observes = true; /* --victim-no-observe clears it */
-
-static uint64_t now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static double since_s(uint64_t t0) { return (double)(now_us() - t0) / 1e6; }
 
 static struct member *of(coap_session_t *s) { return coap_session_get_app_data(s); }
 
@@ -101,7 +94,7 @@ static coap_response_t on_response(coap_session_t *s, const coap_pdu_t *sent,
     if (code == 205) {
       int64_t e = body_epoch(rcvd);
       if (e > m->epoch) m->epoch = e;
-      if (new_epoch > 0 && e >= new_epoch && !m->got_us) m->got_us = now_us();
+      if (new_epoch > 0 && e >= new_epoch && !m->got_us) m->got_us = bench_now_us();
     } else {
       m->observing = false; /* 4.03 for the expelled member: its observation ends */
       m->last_code = code;
@@ -135,7 +128,7 @@ static coap_response_t on_response(coap_session_t *s, const coap_pdu_t *sent,
   case R_EXPEL: {
     int64_t e = body_epoch(rcvd);
     fprintf(stderr, "bench: DELETE answered %d.%02d after %.2f ms (epoch %" PRId64 ")\n",
-            code / 100, code % 100, (double)(now_us() - t_expel) / 1e3, e);
+            code / 100, code % 100, (double)(bench_now_us() - t_expel) / 1e3, e);
     if (e > 0 && e != new_epoch) {
       fprintf(stderr, "bench: the new epoch is %" PRId64 ", expected %" PRId64 "\n", e, new_epoch);
       failed = true;
@@ -232,9 +225,9 @@ static int send_req(struct member *m, enum req_kind k, coap_pdu_code_t method, c
 
 /* Runs the loop until done() or the time limit. */
 static int loop_until(coap_context_t *ctx, bool (*done)(void), double limit, const char *what) {
-  uint64_t t0 = now_us();
+  uint64_t t0 = bench_now_us();
   while (!failed && !done()) {
-    if (since_s(t0) > limit) {
+    if (bench_since_s(t0) > limit) {
       fprintf(stderr, "bench: %s: not done after %.0f s\n", what, limit);
       failed = true;
       break;
@@ -255,37 +248,6 @@ static bool is_observing(const struct member *m) { return m->observing; }
 static bool got_new(const struct member *m) { return m->got_us != 0; }
 static bool idle(void) { return inflight == 0; }
 
-static int cmp_u64(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : x > y;
-}
-
-static int write_keyring(const char *path, unsigned long n) {
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0 || fchmod(fd, 0600)) {
-    fprintf(stderr, "bench: %s: %s\n", path, strerror(errno));
-    if (fd >= 0) close(fd);
-    return 1;
-  }
-  FILE *f = fdopen(fd, "w");
-  if (!f) {
-    close(fd);
-    return 1;
-  }
-  fprintf(f, "# identity role pn key: written by bench_group_rekey\n");
-  for (unsigned long i = 0; i < n; i++) {
-    uint8_t key[CPNS_PSK_LEN];
-    char hex[2 * CPNS_PSK_LEN + 1];
-    if (cpns_key_generate(key)) {
-      fclose(f);
-      return 1;
-    }
-    cpns_key_to_hex(key, hex);
-    fprintf(f, "gw-%lu gw pn-%lu %s\n", i, i, hex);
-  }
-  return fclose(f) ? 1 : 0;
-}
-
 static void usage(void) {
   fprintf(stderr, "Usage: bench_group_rekey keyring FILE N\n"
                   "       bench_group_rekey run --server coaps://HOST:PORT --keyring FILE\n"
@@ -300,7 +262,7 @@ static void usage(void) {
 static int phase(coap_context_t *ctx, const char *name, enum req_kind k, bool (*want)(const struct member *),
                  bool (*done_one)(const struct member *), unsigned conc, double limit,
                  double *elapsed) {
-  uint64_t t0 = now_us();
+  uint64_t t0 = bench_now_us();
   size_t next = 0, target = 0;
   for (size_t i = 0; i < N; i++) target += want(&M[i]);
   while (!failed) {
@@ -325,14 +287,14 @@ static int phase(coap_context_t *ctx, const char *name, enum req_kind k, bool (*
     size_t done = 0;
     for (size_t i = 0; i < N; i++) done += done_one(&M[i]);
     if (next >= N && inflight == 0) break;
-    if (since_s(t0) > limit) {
+    if (bench_since_s(t0) > limit) {
       fprintf(stderr, "bench: %s: %zu of %zu done after %.0f s\n", name, done, target, limit);
       failed = true;
       break;
     }
     coap_io_process(ctx, STEP_MS);
   }
-  *elapsed = since_s(t0);
+  *elapsed = bench_since_s(t0);
   if (!failed) fprintf(stderr, "bench: %s: %zu requests in %.2f s\n", name, target, *elapsed);
   return failed ? -1 : 0;
 }
@@ -349,7 +311,7 @@ int main(int argc, char **argv) {
       fprintf(stderr, "bench: N must be 2..%d\n", MAX_MEMBERS);
       return 2;
     }
-    return write_keyring(argv[2], n);
+    return bench_keyring_write(argv[2], "bench_group_rekey", n, 0);
   }
   if (argc < 2 || strcmp(argv[1], "run") != 0) {
     usage();
@@ -435,7 +397,7 @@ int main(int argc, char **argv) {
   int rc = 1;
   double t_conn = 0, t_join = 0, t_obs = 0;
   /* 1. sessions, at most conc handshakes at once */
-  uint64_t t0 = now_us();
+  uint64_t t0 = bench_now_us();
   size_t next = 0;
   while (!failed) {
     while (connecting < conc && next < N) {
@@ -458,7 +420,7 @@ int main(int argc, char **argv) {
       coap_session_set_app_data(m->s, m);
     }
     if (count_if(is_up) == N) break;
-    if (since_s(t0) > limit) {
+    if (bench_since_s(t0) > limit) {
       fprintf(stderr, "bench: %zu of %zu handshakes after %.0f s\n", count_if(is_up), N, limit);
       failed = true;
       break;
@@ -466,7 +428,7 @@ int main(int argc, char **argv) {
     coap_io_process(ctx, STEP_MS);
   }
   if (failed) goto out;
-  t_conn = since_s(t0);
+  t_conn = bench_since_s(t0);
   fprintf(stderr, "bench: %zu DTLS-PSK sessions in %.2f s\n", N, t_conn);
 
   /* 2. the owner creates the group: it is its first member */
@@ -495,8 +457,8 @@ int main(int argc, char **argv) {
   fprintf(stderr, "bench: %zu observers at epoch %" PRId64 "\n", count_if(is_observing), e0);
   /* quiet for a moment: every ACK of the observe phase is through */
   {
-    uint64_t q = now_us();
-    while (since_s(q) < 1.0) coap_io_process(ctx, STEP_MS);
+    uint64_t q = bench_now_us();
+    while (bench_since_s(q) < 1.0) coap_io_process(ctx, STEP_MS);
   }
 
   /* 5. the owner expels the last member; the clock runs from the send */
@@ -505,14 +467,14 @@ int main(int argc, char **argv) {
   new_epoch = e0 + 1;
   char path[200];
   snprintf(path, sizeof path, "groups/%s/members/%s", GROUP_ID, victim->id);
-  t_expel = now_us();
+  t_expel = bench_now_us();
   if (send_req(&M[0], R_EXPEL, COAP_REQUEST_CODE_DELETE, path, NULL, false)) {
     fprintf(stderr, "bench: cannot send the DELETE\n");
     goto out;
   }
-  uint64_t tl = now_us();
+  uint64_t tl = bench_now_us();
   while (!failed && count_if(got_new) < N - 1) {
-    if (since_s(tl) > limit) {
+    if (bench_since_s(tl) > limit) {
       fprintf(stderr, "bench: %zu of %zu observers got epoch %" PRId64 " after %.0f s\n",
               count_if(got_new), N - 1, new_epoch, limit);
       failed = true;
@@ -530,9 +492,9 @@ int main(int argc, char **argv) {
   uint64_t *lat = calloc(N - 1, sizeof *lat);
   if (!lat) goto out;
   for (size_t i = 0; i + 1 < N; i++) lat[i] = M[i].got_us - t_expel;
-  qsort(lat, N - 1, sizeof *lat, cmp_u64);
+  bench_sort_u64(lat, N - 1);
   size_t n = N - 1;
-  double med = (double)lat[n / 2] / 1e3, p99 = (double)lat[(size_t)(0.99 * (double)(n - 1) + 0.5)] / 1e3,
+  double med = (double)lat[n / 2] / 1e3, p99 = (double)lat[bench_rank(n, 0.99)] / 1e3,
          mx = (double)lat[n - 1] / 1e3, mn = (double)lat[0] / 1e3;
   free(lat);
   printf("\nmetric                                              cpns-server\n");

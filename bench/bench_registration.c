@@ -36,6 +36,7 @@
 
 #include <cpns/cpns.h>
 
+#include "benchlib.h"
 #include "codec.h"
 #include "keyring.h"
 #include "log.h"
@@ -120,14 +121,6 @@ struct bench {
   json_t *sample_pn, *sample_entity, *self; /* bodies kept from the answers */
   json_t *peer_pn, *peer_entity;            /* what the peer answered */
 };
-
-static uint64_t now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static double since_s(uint64_t t0) { return (double)(now_us() - t0) / 1e6; }
 
 /* Ends the run at the first error: the message goes to stderr, the phase
  * loop stops at its next turn and main() exits with 1. */
@@ -215,7 +208,7 @@ static void on_session(void *arg, coap_session_t *s, bool up) {
  * waits until all are up. Returns the elapsed seconds, or -1 on failure. */
 static double connect_range(struct bench *b, const char *uri, struct gw *gws, size_t lo,
                             size_t hi) {
-  uint64_t t0 = now_us();
+  uint64_t t0 = bench_now_us();
   size_t next = lo, up = 0;
   char err[256];
   while (!b->failed) {
@@ -232,14 +225,14 @@ static double connect_range(struct bench *b, const char *uri, struct gw *gws, si
     up = 0;
     for (size_t i = lo; i < hi; i++) up += gws[i].up;
     if (up == hi - lo) break;
-    if (since_s(t0) > b->time_limit) {
+    if (bench_since_s(t0) > b->time_limit) {
       fail(b, "only %zu of %zu DTLS handshakes with %s done after %.0f s", up, hi - lo, uri,
            b->time_limit);
       return -1;
     }
     if (cpns_node_step(b->node, BENCH_STEP_MS)) fail(b, "event loop failed");
   }
-  return b->failed ? -1 : since_s(t0);
+  return b->failed ? -1 : bench_since_s(t0);
 }
 
 /* Closes every session in gws[0..n), BENCH_CLOSE_BATCH at a time with a
@@ -261,15 +254,15 @@ static void close_all(struct bench *b, struct gw *gws, size_t n) {
     }
   }
   b->connecting = 0;
-  uint64_t t0 = now_us();
-  while (since_s(t0) < 0.5) cpns_node_step(b->node, BENCH_STEP_MS);
+  uint64_t t0 = bench_now_us();
+  while (bench_since_s(t0) < 0.5) cpns_node_step(b->node, BENCH_STEP_MS);
   b->closing = false;
 }
 
 /* Runs the loop for a while so that the server has taken in the closes. */
 static void settle(struct bench *b) {
-  uint64_t t0 = now_us();
-  while (since_s(t0) < BENCH_SETTLE_MS / 1000.0) cpns_node_step(b->node, BENCH_STEP_MS);
+  uint64_t t0 = bench_now_us();
+  while (bench_since_s(t0) < BENCH_SETTLE_MS / 1000.0) cpns_node_step(b->node, BENCH_STEP_MS);
 }
 
 /* ---- requests ---- */
@@ -305,7 +298,7 @@ static void on_answer(void *arg, int code, const json_t *body, const char *diag)
   struct bench *b = sl->b;
   struct phase *ph = b->cur;
   struct gw *g = sl->gw;
-  uint64_t lat = now_us() - sl->t0_us;
+  uint64_t lat = bench_now_us() - sl->t0_us;
   b->inflight--;
   g->busy = false;
   slot_put(b, sl);
@@ -374,7 +367,7 @@ static int issue(struct bench *b, struct phase *ph, struct gw *g) {
   }
   sl->b = b;
   sl->gw = g;
-  sl->t0_us = now_us();
+  sl->t0_us = bench_now_us();
   g->busy = true;
   b->inflight++;
   ph->issued++;
@@ -409,15 +402,10 @@ static struct gw *pick(struct bench *b, struct phase *ph) {
   return NULL;
 }
 
-static int cmp_u32(const void *a, const void *b) {
-  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-  return x < y ? -1 : x > y;
-}
-
 static double pct_ms(const struct phase *ph, double p) {
   size_t n = ph->done < ph->target ? ph->done : ph->target;
   if (!n) return 0;
-  size_t i = (size_t)(p * (double)(n - 1) + 0.5);
+  size_t i = bench_rank(n, p);
   return ph->lat_us[i] / 1000.0;
 }
 
@@ -434,9 +422,9 @@ static int run_phase(struct bench *b, struct phase *ph) {
     return -1;
   }
   b->cur = ph;
-  uint64_t t0 = now_us();
+  uint64_t t0 = bench_now_us();
   while (!b->failed) {
-    double t = since_s(t0);
+    double t = bench_since_s(t0);
     bool stop = ph->issued >= ph->target || (ph->seconds > 0 && t >= ph->seconds);
     if (stop && b->inflight == 0) break;
     while (!stop && b->inflight < b->conc && ph->issued < ph->target) {
@@ -449,9 +437,9 @@ static int run_phase(struct bench *b, struct phase *ph) {
     }
     if (cpns_node_step(b->node, BENCH_STEP_MS)) fail(b, "event loop failed");
   }
-  ph->elapsed = since_s(t0);
+  ph->elapsed = bench_since_s(t0);
   size_t n = ph->done < ph->target ? ph->done : ph->target;
-  qsort(ph->lat_us, n, sizeof *ph->lat_us, cmp_u32);
+  bench_sort_u32(ph->lat_us, n);
   if (!b->failed)
     fprintf(stderr, "  %-34s %8lu in %7.2f s = %9.0f/s   p50 %6.2f ms  p99 %6.2f ms\n", ph->name,
             ph->done, ph->elapsed, rate(ph), pct_ms(ph, 0.50), pct_ms(ph, 0.99));
@@ -472,39 +460,6 @@ static size_t encoded_size(const json_t *v) {
 }
 
 /* ---- keyring ---- */
-
-/* Writes a keyring of n gateways (gw-i, role gw, PN pn-i, a fresh key each),
- * mode 0600, replacing path. */
-static int write_keyring(const char *path, unsigned long n) {
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0 || fchmod(fd, 0600)) {
-    fprintf(stderr, "bench: %s: %s\n", path, strerror(errno));
-    if (fd >= 0) close(fd);
-    return 1;
-  }
-  FILE *f = fdopen(fd, "w");
-  if (!f) {
-    close(fd);
-    return 1;
-  }
-  fprintf(f, "# identity role pn key: written by bench_registration\n");
-  for (unsigned long i = 0; i < n; i++) {
-    uint8_t key[CPNS_PSK_LEN];
-    char hex[2 * CPNS_PSK_LEN + 1];
-    if (cpns_key_generate(key)) {
-      fclose(f);
-      fprintf(stderr, "bench: no random key\n");
-      return 1;
-    }
-    cpns_key_to_hex(key, hex);
-    fprintf(f, "gw-%lu gw pn-%lu %s\n", i, i, hex);
-  }
-  if (fclose(f)) {
-    fprintf(stderr, "bench: %s: %s\n", path, strerror(errno));
-    return 1;
-  }
-  return 0;
-}
 
 /* ---- main ---- */
 
@@ -1030,7 +985,7 @@ int main(int argc, char **argv) {
       usage(stderr);
       return 64;
     }
-    return write_keyring(argv[2], n);
+    return bench_keyring_write(argv[2], "bench_registration", n, 0);
   }
   if (argc >= 2 && strcmp(argv[1], "run") == 0) {
     struct opts o;

@@ -35,6 +35,7 @@
 
 #include <cpns/cpns.h>
 
+#include "benchlib.h"
 #include "codec.h"
 #include "keyring.h"
 
@@ -70,14 +71,6 @@ static uint64_t refused_updates;
 static long round_value = -1;
 static uint64_t t_round;
 
-static uint64_t now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static double since_s(uint64_t t0) { return (double)(now_us() - t0) / 1e6; }
-
 static struct sess *of(coap_session_t *s) { return coap_session_get_app_data(s); }
 
 static json_t *body_of(const coap_pdu_t *pdu) {
@@ -109,7 +102,7 @@ static coap_response_t on_response(coap_session_t *s, const coap_pdu_t *sent,
     if (code == 205 && round_value >= 0 && !m->got_us) {
       json_t *b = body_of(rcvd);
       json_t *v = json_object_get(b, "value");
-      if (json_is_number(v) && (long)json_number_value(v) == round_value) m->got_us = now_us();
+      if (json_is_number(v) && (long)json_number_value(v) == round_value) m->got_us = bench_now_us();
       json_decref(b);
     }
     return COAP_RESPONSE_OK;
@@ -248,9 +241,9 @@ static void io(coap_context_t *ctx, unsigned ms) { coap_io_process(ctx, ms); }
 static bool all_idle(void) { return inflight == 0; }
 
 static int loop_until(coap_context_t *ctx, bool (*done)(void), double limit, const char *what) {
-  uint64_t t0 = now_us();
+  uint64_t t0 = bench_now_us();
   while (!failed && !done()) {
-    if (since_s(t0) > limit) {
+    if (bench_since_s(t0) > limit) {
       fprintf(stderr, "bench: %s: not done after %.0f s\n", what, limit);
       failed = true;
       break;
@@ -272,38 +265,6 @@ static long rss_kb(long pid) {
   return kb;
 }
 
-static int write_keyring(const char *path, unsigned long g, unsigned long n) {
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0 || fchmod(fd, 0600)) {
-    fprintf(stderr, "bench: %s: %s\n", path, strerror(errno));
-    if (fd >= 0) close(fd);
-    return 1;
-  }
-  FILE *f = fdopen(fd, "w");
-  if (!f) {
-    close(fd);
-    return 1;
-  }
-  fprintf(f, "# identity role pn key: written by bench_status\n");
-  for (unsigned long i = 0; i < g + n; i++) {
-    uint8_t key[CPNS_PSK_LEN];
-    char hex[2 * CPNS_PSK_LEN + 1];
-    if (cpns_key_generate(key)) {
-      fclose(f);
-      return 1;
-    }
-    cpns_key_to_hex(key, hex);
-    if (i < g) fprintf(f, "gw-%lu gw pn-%lu %s\n", i, i, hex);
-    else fprintf(f, "op-%lu operator - %s\n", i - g, hex);
-  }
-  return fclose(f) ? 1 : 0;
-}
-
-static int cmp_u64(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : x > y;
-}
-
 static void usage(void) {
   fprintf(stderr,
           "Usage: bench_status keyring FILE GATEWAYS OPERATORS\n"
@@ -316,7 +277,7 @@ static void usage(void) {
 /* Opens the sessions [from, to) with at most conc handshakes at once. */
 static int connect_range(coap_context_t *ctx, const coap_address_t *dst, size_t from, size_t to,
                          unsigned conc, double limit) {
-  uint64_t t0 = now_us();
+  uint64_t t0 = bench_now_us();
   size_t next = from;
   for (;;) {
     while (!failed && connecting < conc && next < to) {
@@ -341,7 +302,7 @@ static int connect_range(coap_context_t *ctx, const coap_address_t *dst, size_t 
     size_t up = 0;
     for (size_t i = from; i < to; i++) up += S[i].up;
     if (failed || up == to - from) break;
-    if (since_s(t0) > limit) {
+    if (bench_since_s(t0) > limit) {
       fprintf(stderr, "bench: %zu of %zu handshakes after %.0f s\n", up, to - from, limit);
       failed = true;
       break;
@@ -359,9 +320,9 @@ static json_t *status_body(long v) {
  * (a PUT of one entity, or a batch of all its K entities). */
 static int update_phase(coap_context_t *ctx, bool batch, double seconds, double *rate) {
   ok_updates = refused_updates = 0;
-  uint64_t t0 = now_us();
+  uint64_t t0 = bench_now_us();
   long v = 1000;
-  while (!failed && since_s(t0) < seconds) {
+  while (!failed && bench_since_s(t0) < seconds) {
     for (size_t i = 0; i < G; i++) {
       struct sess *m = &S[i];
       if (m->pending != K_NONE) continue;
@@ -384,9 +345,9 @@ static int update_phase(coap_context_t *ctx, bool batch, double seconds, double 
     }
     io(ctx, 1);
   }
-  double elapsed = since_s(t0);
+  double elapsed = bench_since_s(t0);
   loop_until(ctx, all_idle, 30, "the last updates");
-  elapsed = since_s(t0) > elapsed ? since_s(t0) : elapsed;
+  elapsed = bench_since_s(t0) > elapsed ? bench_since_s(t0) : elapsed;
   *rate = (double)ok_updates / elapsed;
   fprintf(stderr, "bench: %s: %" PRIu64 " updates accepted, %" PRIu64 " refused, in %.2f s\n",
           batch ? "batches" : "single PUTs", ok_updates, refused_updates, elapsed);
@@ -401,7 +362,7 @@ int main(int argc, char **argv) {
               MAX_SESSIONS);
       return 2;
     }
-    return write_keyring(argv[2], g, n);
+    return bench_keyring_write(argv[2], "bench_status", g, n);
   }
   if (argc < 2 || strcmp(argv[1], "run") != 0) {
     usage();
@@ -506,7 +467,7 @@ int main(int argc, char **argv) {
   size_t nlat = 0;
   double *round_max = NULL;
   /* 1. the gateways, their PNs and their entities */
-  uint64_t t0 = now_us();
+  uint64_t t0 = bench_now_us();
   if (connect_range(ctx, &dst, 0, G, (unsigned)conc, limit)) goto out;
   for (size_t i = 0; i < G; i++) {
     char path[64];
@@ -532,7 +493,7 @@ int main(int argc, char **argv) {
         failed = true;
     }
     if (done || failed) break;
-    if (since_s(t0) > limit) {
+    if (bench_since_s(t0) > limit) {
       fprintf(stderr, "bench: entity registrations not done after %.0f s\n", limit);
       failed = true;
       break;
@@ -540,26 +501,26 @@ int main(int argc, char **argv) {
     io(ctx, 1);
   }
   if (failed) goto out;
-  fprintf(stderr, "bench: %zu gateways, %zu entities registered in %.2f s\n", G, G * K, since_s(t0));
+  fprintf(stderr, "bench: %zu gateways, %zu entities registered in %.2f s\n", G, G * K, bench_since_s(t0));
 
   /* 2. updates per second */
   if (update_phase(ctx, false, seconds, &single_rate)) goto out;
   if (update_phase(ctx, true, seconds, &batch_rate)) goto out;
 
   /* 3. observers: sessions, then the observations, RSS around them */
-  t0 = now_us();
+  t0 = bench_now_us();
   if (connect_range(ctx, &dst, G, NS, (unsigned)conc, limit)) goto out;
-  fprintf(stderr, "bench: %zu observer sessions in %.2f s\n", N, since_s(t0));
+  fprintf(stderr, "bench: %zu observer sessions in %.2f s\n", N, bench_since_s(t0));
   {
-    uint64_t q = now_us();
-    while (since_s(q) < 1.0) io(ctx, STEP_MS);
+    uint64_t q = bench_now_us();
+    while (bench_since_s(q) < 1.0) io(ctx, STEP_MS);
   }
   rss_before = rss_kb(server_pid);
   /* e-0 gets a known value first */
   if (send_req(&S[0], K_PUT, COAP_REQUEST_CODE_PUT, "pns/pn-0/entities/e-0/status", status_body(1), false))
     goto out;
   if (loop_until(ctx, all_idle, limit, "the first value")) goto out;
-  t0 = now_us();
+  t0 = bench_now_us();
   size_t next = G;
   while (!failed) {
     while (inflight < conc && next < NS) {
@@ -569,17 +530,17 @@ int main(int argc, char **argv) {
       next++;
     }
     if (next >= NS && inflight == 0) break;
-    if (since_s(t0) > limit) {
+    if (bench_since_s(t0) > limit) {
       fprintf(stderr, "bench: observations not done after %.0f s\n", limit);
       failed = true;
     }
     io(ctx, STEP_MS);
   }
   if (failed) goto out;
-  double t_obs = since_s(t0);
+  double t_obs = bench_since_s(t0);
   {
-    uint64_t q = now_us();
-    while (since_s(q) < 1.0) io(ctx, STEP_MS);
+    uint64_t q = bench_now_us();
+    while (bench_since_s(q) < 1.0) io(ctx, STEP_MS);
   }
   rss_after = rss_kb(server_pid);
   fprintf(stderr, "bench: %zu observations in %.2f s; server RSS %ld -> %ld kB\n", N, t_obs,
@@ -592,18 +553,18 @@ int main(int argc, char **argv) {
   for (unsigned long r = 0; r < rounds && !failed; r++) {
     for (size_t j = G; j < NS; j++) S[j].got_us = 0;
     round_value = (long)(r % 2 ? 10 : 90) + (long)r; /* always a change */
-    t_round = now_us();
+    t_round = bench_now_us();
     if (send_req(&S[0], K_PUT, COAP_REQUEST_CODE_PUT, "pns/pn-0/entities/e-0/status",
                  status_body(round_value), false)) {
       failed = true;
       break;
     }
-    uint64_t tl = now_us();
+    uint64_t tl = bench_now_us();
     for (;;) {
       size_t got = 0;
       for (size_t j = G; j < NS; j++) got += S[j].got_us != 0;
       if (got == N) break;
-      if (since_s(tl) > limit) {
+      if (bench_since_s(tl) > limit) {
         fprintf(stderr, "bench: round %lu: %zu of %zu observers told after %.0f s\n", r, got, N, limit);
         failed = true;
         break;
@@ -619,13 +580,13 @@ int main(int argc, char **argv) {
     }
     round_max[r] = (double)mx / 1e3;
     loop_until(ctx, all_idle, 10, "the round's PUT");
-    uint64_t q = now_us();
-    while (since_s(q) < 0.3) io(ctx, STEP_MS); /* quiet: every ACK through */
+    uint64_t q = bench_now_us();
+    while (bench_since_s(q) < 0.3) io(ctx, STEP_MS); /* quiet: every ACK through */
   }
   if (failed) goto out;
-  qsort(lat, nlat, sizeof *lat, cmp_u64);
+  bench_sort_u64(lat, nlat);
   double med = (double)lat[nlat / 2] / 1e3;
-  double p99 = (double)lat[(size_t)(0.99 * (double)(nlat - 1) + 0.5)] / 1e3;
+  double p99 = (double)lat[bench_rank(nlat, 0.99)] / 1e3;
   double first = (double)lat[0] / 1e3;
   double all_med = 0;
   {

@@ -24,6 +24,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "benchlib.h"
+
 #define MAX_CLIENTS 20000
 #define TOPIC "cpns/pn-0/e-0/status/battery"
 #define KEEPALIVE_S 60
@@ -41,14 +43,6 @@ static struct client *C; /* C[0..n) subscribers, C[n] the publisher */
 static size_t n;
 static long round_value = -1;
 static bool failed;
-
-static uint64_t now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static double since_s(uint64_t t0) { return (double)(now_us() - t0) / 1e6; }
 
 static void on_connect(struct mosquitto *m, void *obj, int rc) {
   struct client *c = obj;
@@ -80,7 +74,7 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
   if (msg->payloadlen <= 0 || (size_t)msg->payloadlen >= sizeof buf) return;
   memcpy(buf, msg->payload, (size_t)msg->payloadlen);
   buf[msg->payloadlen] = '\0';
-  if (round_value >= 0 && strtol(buf, NULL, 10) == round_value && !c->got_us) c->got_us = now_us();
+  if (round_value >= 0 && strtol(buf, NULL, 10) == round_value && !c->got_us) c->got_us = bench_now_us();
 }
 
 static long rss_kb(long pid) {
@@ -113,16 +107,11 @@ static void turn(int timeout_ms) {
     if (mosquitto_want_write(C[i].m)) mosquitto_loop_write(C[i].m, 1);
   }
   static uint64_t last_misc;
-  if (now_us() - last_misc > 100000) {
+  if (bench_now_us() - last_misc > 100000) {
     for (size_t i = 0; i < total; i++)
       if (C[i].m) mosquitto_loop_misc(C[i].m);
-    last_misc = now_us();
+    last_misc = bench_now_us();
   }
-}
-
-static int cmp_u64(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : x > y;
 }
 
 static int load_psk(const char *path) {
@@ -192,7 +181,7 @@ int main(int argc, char **argv) {
   uint64_t *lat = NULL;
   long rss_before = -1, rss_after = -1;
   /* 1. connections, then the broker's RSS */
-  uint64_t t0 = now_us();
+  uint64_t t0 = bench_now_us();
   for (size_t i = 0; i <= n; i++) {
     C[i].m = mosquitto_new(C[i].id, true, &C[i]);
     if (!C[i].m) goto out;
@@ -214,28 +203,28 @@ int main(int argc, char **argv) {
     size_t up = 0;
     for (size_t i = 0; i <= n; i++) up += C[i].connected;
     if (up == n + 1 || failed) break;
-    if (since_s(t0) > limit) {
+    if (bench_since_s(t0) > limit) {
       fprintf(stderr, "bench-mqtt: %zu of %zu connected after %.0f s\n", up, n + 1, limit);
       goto out;
     }
     turn(5);
   }
   if (failed) goto out;
-  double t_conn = since_s(t0);
+  double t_conn = bench_since_s(t0);
   {
-    uint64_t q = now_us();
-    while (since_s(q) < 1.0) turn(5);
+    uint64_t q = bench_now_us();
+    while (bench_since_s(q) < 1.0) turn(5);
   }
   rss_before = rss_kb(broker_pid);
   /* 2. the subscriptions, then the broker's RSS again */
   for (size_t i = 0; i < n; i++)
     if (mosquitto_subscribe(C[i].m, NULL, TOPIC, 1) != MOSQ_ERR_SUCCESS) failed = true;
-  t0 = now_us();
+  t0 = bench_now_us();
   for (;;) {
     size_t subs = 0;
     for (size_t i = 0; i < n; i++) subs += C[i].subscribed;
     if (subs == n || failed) break;
-    if (since_s(t0) > limit) {
+    if (bench_since_s(t0) > limit) {
       fprintf(stderr, "bench-mqtt: %zu of %zu subscribed after %.0f s\n", subs, n, limit);
       goto out;
     }
@@ -243,8 +232,8 @@ int main(int argc, char **argv) {
   }
   if (failed) goto out;
   {
-    uint64_t q = now_us();
-    while (since_s(q) < 1.0) turn(5);
+    uint64_t q = bench_now_us();
+    while (bench_since_s(q) < 1.0) turn(5);
   }
   rss_after = rss_kb(broker_pid);
   fprintf(stderr, "bench-mqtt: %zu connections in %.2f s, %zu subscriptions; broker RSS %ld -> %ld kB\n",
@@ -259,7 +248,7 @@ int main(int argc, char **argv) {
     round_value = (long)(r % 2 ? 10 : 90) + (long)r;
     char payload[32];
     int len = snprintf(payload, sizeof payload, "%ld", round_value);
-    uint64_t t_round = now_us();
+    uint64_t t_round = bench_now_us();
     if (mosquitto_publish(C[n].m, NULL, TOPIC, len, payload, 1, false) != MOSQ_ERR_SUCCESS) {
       failed = true;
       break;
@@ -269,7 +258,7 @@ int main(int argc, char **argv) {
       size_t got = 0;
       for (size_t i = 0; i < n; i++) got += C[i].got_us != 0;
       if (got == n) break;
-      if (since_s(t_round) > limit) {
+      if (bench_since_s(t_round) > limit) {
         fprintf(stderr, "bench-mqtt: round %lu: %zu of %zu told after %.0f s\n", r, got, n, limit);
         failed = true;
         break;
@@ -284,14 +273,14 @@ int main(int argc, char **argv) {
       if (d > mx) mx = d;
     }
     round_max[r] = (double)mx / 1e3;
-    uint64_t q = now_us();
-    while (since_s(q) < 0.3) turn(5);
+    uint64_t q = bench_now_us();
+    while (bench_since_s(q) < 0.3) turn(5);
   }
   if (failed) {
     free(round_max);
     goto out;
   }
-  qsort(lat, nlat, sizeof *lat, cmp_u64);
+  bench_sort_u64(lat, nlat);
   for (unsigned long a = 0; a < rounds; a++)
     for (unsigned long b = a + 1; b < rounds; b++)
       if (round_max[b] < round_max[a]) {
@@ -299,7 +288,7 @@ int main(int argc, char **argv) {
         round_max[a] = round_max[b];
         round_max[b] = t;
       }
-  double med = (double)lat[nlat / 2] / 1e3, p99 = (double)lat[(size_t)(0.99 * (double)(nlat - 1) + 0.5)] / 1e3;
+  double med = (double)lat[nlat / 2] / 1e3, p99 = (double)lat[bench_rank(nlat, 0.99)] / 1e3;
   double first = (double)lat[0] / 1e3, all_med = round_max[rounds / 2];
   free(round_max);
   double per_sub = rss_after >= 0 && rss_before >= 0 ? (double)(rss_after - rss_before) * 1024.0 / (double)n : -1;

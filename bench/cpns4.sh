@@ -25,8 +25,8 @@
 #   BENCH_KEEP         keep the work directory (keyring, databases, logs)
 # Exit status: 0 when every request succeeded, 1 otherwise.
 set -euo pipefail
-TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-B=${BENCH_BUILD:-$TOP/build-bench}
+BENCH_NAME=cpns4.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 if [ -n "${BENCH_QUICK:-}" ]; then
   stages=${BENCH_STAGES:-1000,5000} secs=${BENCH_SECONDS:-1}
 else
@@ -37,58 +37,14 @@ port=${BENCH_PORT:-27770}
 peer_port=$port
 IFS=, read -r -a sizes <<<"$stages"
 
-for cmd in coap-server-openssl openssl; do
-  command -v "$cmd" >/dev/null || { echo "cpns4.sh: $cmd not found (scripts/deps.sh)" >&2; exit 1; }
-done
-if [ ! -f "$B/CMakeCache.txt" ]; then
-  cmake -S "$TOP" -B "$B" -DCMAKE_BUILD_TYPE=Release -DCPNS_TESTS=OFF >/dev/null
-fi
-if ! cmake --build "$B" --target help | grep bench_cpns4 >/dev/null; then
-  cmake -S "$TOP" -B "$B" >/dev/null # a build directory older than the target
-fi
-cmake --build "$B" -j"$(nproc)" --target cpns-server cpnsctl bench_directory bench_cpns4 >/dev/null
+bench_require coap-server-openssl openssl
+bench_build cpns-server cpnsctl bench_directory bench_cpns4
 SERVER=$B/server/cpns-server CTL=$B/tools/cpnsctl
-
-W=$(mktemp -d "${TMPDIR:-/tmp}/cpns4-bench.XXXXXX")
-chmod 700 "$W"
+bench_workdir cpns4-bench
 umask 077
-server_pids=() peer_pid=
-cleanup() {
-  local rc=$?
-  for p in "${server_pids[@]}" $peer_pid; do kill "$p" 2>/dev/null || true; done
-  for p in "${server_pids[@]}" $peer_pid; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null || true
-  done
-  if [ "$rc" -ne 0 ]; then
-    for f in "$W"/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -15 "$f"; }; done
-  fi
-  if [ -n "${BENCH_KEEP:-}" ]; then echo "work directory kept: $W"; else rm -rf "$W"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-udp_bound() { grep -qi "^ *[0-9]*: 0100007F:$(printf '%04X' "$1") " /proc/net/udp; }
-tcp_bound() { grep -qi "^ *[0-9]*: 0100007F:$(printf '%04X' "$1") 00000000:0000 0A" /proc/net/tcp; }
-wait_bound() { # wait_bound udp|tcp PORT PID
-  for _ in $(seq 100); do
-    "${1}_bound" "$2" && return 0
-    kill -0 "$3" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "cpns4.sh: nothing listens on $1 port $2" >&2
-  return 1
-}
-for p in $peer_port $((peer_port + 1)); do
-  if udp_bound "$p"; then echo "cpns4.sh: UDP port $p is in use (set BENCH_PORT)" >&2; exit 1; fi
-done
-for k in "${!sizes[@]}"; do
-  if udp_bound $((port + 4 + k)) || tcp_bound $((port + 8 + k)); then
-    echo "cpns4.sh: port $((port + 4 + k)) or $((port + 8 + k)) is in use (set BENCH_PORT)" >&2
-    exit 1
-  fi
-done
+ports=($peer_port $((peer_port + 1)))
+for k in "${!sizes[@]}"; do ports+=($((port + 4 + k)) $((port + 8 + k))); done
+bench_ports_free "${ports[@]}"
 
 "$B/bench/bench_directory" keyring "$W/server.keys" "$conc"
 # An operator, who creates the external server's token at each server.
@@ -108,25 +64,25 @@ for k in "${!sizes[@]}"; do
     -o http.listen=127.0.0.1:$h -o http.cert_file="$W/https.crt" -o http.key_file="$W/https.key" \
     -o http.max_connections=$((conc + 16)) -o http.max_per_ip=0 -o http.timeout=600 \
     >"$W/server-$n.log" 2>&1 &
-  server_pids+=($!)
+  BENCH_PIDS+=($!)
   wait_bound udp "$p" $!
-  wait_bound tcp "$h" "${server_pids[-1]}"
+  wait_bound tcp "$h" "${BENCH_PIDS[-1]}"
   printf '[cpnsctl]\nuri = coaps://127.0.0.1:%s\nidentity = admin\nkey_file = %s\n' "$p" "$W/admin.key" \
     > "$W/admin-$n.ctl"
   "$CTL" -j -P "$W/admin-$n.ctl" token create bench --scope services:read |
     sed -n 's/.*"token": "\([^"]*\)".*/\1/p' > "$W/token-$n"
-  [ -s "$W/token-$n" ] || { echo "cpns4.sh: no token from the server of $n" >&2; exit 1; }
+  [ -s "$W/token-$n" ] || bench_fail "no token from the server of $n"
   dir_args+=(--server "coaps://127.0.0.1:$p" --database "$W/server-$n.db")
   https_args+=(--server "https://127.0.0.1:$h" --services "$n" --token-file "$W/token-$n")
 done
 peer_key=$(openssl rand -hex 16) # 32 characters, used as the 32 key bytes
 coap-server-openssl -A 127.0.0.1 -p "$peer_port" -k "$peer_key" -h bench -d 8 >"$W/peer.log" 2>&1 &
 peer_pid=$!
+BENCH_PIDS+=("$peer_pid")
 wait_bound udp $((peer_port + 1)) "$peer_pid"
 
-echo "cpns-servers (pids ${server_pids[*]}) on 127.0.0.1:$((port + 4)).. (CoAP) and" \
-  ":$((port + 8)).. (HTTPS), coap-server-openssl on :$((peer_port + 1));" \
-  "$(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) before the run"
+echo "cpns-servers on 127.0.0.1:$((port + 4)).. (CoAP) and :$((port + 8)).. (HTTPS)," \
+  "coap-server-openssl on :$((peer_port + 1)); $(bench_machine)"
 echo "== CoAP (bench_directory: fills the servers, then looks up)"
 "$B/bench/bench_directory" run "${dir_args[@]}" --keyring "$W/server.keys" --stages "$stages" \
   --concurrency "$conc" --lookup-seconds "$secs" \
@@ -154,5 +110,5 @@ for i in 0 1 2 3; do
   echo
 done
 for f in coap https; do
-  grep -q "^# results" "$W/$f.out" || { echo "cpns4.sh: no results from the $f side" >&2; exit 1; }
+  grep -q "^# results" "$W/$f.out" || bench_fail "no results from the $f side"
 done

@@ -19,8 +19,8 @@
 #   BENCH_KEEP         keep the work directory (logs, database) when set
 # Exit status: 0 when every request succeeded, 1 on any error.
 set -euo pipefail
-TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-B=${BENCH_BUILD:-$TOP/build-bench}
+BENCH_NAME=run.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 if [ -n "${BENCH_QUICK:-}" ]; then
   stages=${BENCH_STAGES:-20,40} pnes=${BENCH_PNES:-25} reads=${BENCH_READ_SECONDS:-1}
 else
@@ -31,79 +31,26 @@ base=${BENCH_PORT_BASE:-27680}
 server_port=$((base + 4)) peer_port=$((base + 10)) # coap-server: UDP on it, DTLS on +1
 gateways=${stages##*,}
 
-# ---- build ----
-if ! command -v coap-server-openssl >/dev/null; then
-  echo "run.sh: coap-server-openssl not found (Debian: libcoap3-bin)" >&2
-  exit 1
-fi
-if [ ! -f "$B/CMakeCache.txt" ]; then
-  cmake -S "$TOP" -B "$B" -DCMAKE_BUILD_TYPE=Release -DCPNS_TESTS=OFF >/dev/null
-fi
-cmake --build "$B" -j"$(nproc)" --target cpns-server >/dev/null
-TOOL=$B/bench/bench_registration
-if cmake --build "$B" --target help | grep -q bench_registration; then
-  cmake --build "$B" --target bench_registration >/dev/null
-else
-  # The top-level CMakeLists.txt does not build bench/ yet: same flags, by hand.
-  mkdir -p "$B/bench"
-  san=
-  grep -q '^CPNS_SANITIZE:BOOL=ON' "$B/CMakeCache.txt" && san=-fsanitize=address,undefined
-  "${CC:-cc}" $san -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror \
-    -I"$TOP/include" -I"$B/include" -I"$TOP/lib" "$TOP/bench/bench_registration.c" \
-    -o "$TOOL" "$B/lib/libcpns_internal.a" \
-    $(pkg-config --libs libcoap-3-openssl libcbor jansson inih sqlite3 libcrypto) -lm
-fi
-SERVER=$B/server/cpns-server
-
-# ---- run ----
-W=$(mktemp -d "${TMPDIR:-/tmp}/cpns-bench.XXXXXX")
-chmod 700 "$W"
-server_pid= peer_pid=
-cleanup() {
-  local rc=$?
-  for p in $server_pid $peer_pid; do kill "$p" 2>/dev/null || true; done
-  for p in $server_pid $peer_pid; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null || true
-  done
-  if [ "$rc" -ne 0 ]; then
-    for f in "$W"/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -15 "$f"; }; done
-  fi
-  if [ -n "${BENCH_KEEP:-}" ]; then echo "work directory kept: $W"; else rm -rf "$W"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# udp_bound PORT: someone listens on 127.0.0.1:PORT (UDP).
-udp_bound() { grep -qi "^ *[0-9]*: 0100007F:$(printf '%04X' "$1") " /proc/net/udp; }
-# wait_bound PORT PID: up to 10 s for PID to listen on PORT.
-wait_bound() {
-  for _ in $(seq 100); do
-    udp_bound "$1" && return 0
-    kill -0 "$2" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "run.sh: nothing listens on UDP port $1" >&2
-  return 1
-}
-for p in $server_port $peer_port $((peer_port + 1)); do
-  if udp_bound "$p"; then echo "run.sh: UDP port $p is in use (set BENCH_PORT_BASE)" >&2; exit 1; fi
-done
+bench_require coap-server-openssl openssl
+bench_build cpns-server bench_registration
+SERVER=$B/server/cpns-server TOOL=$B/bench/bench_registration
+bench_workdir cpns-bench
+bench_ports_free $server_port $peer_port $((peer_port + 1))
 
 "$TOOL" keyring "$W/server.keys" "$gateways"
-max() { [ "$1" -gt "$2" ] && echo "$1" || echo "$2"; }
 "$SERVER" -f -o server.listen=127.0.0.1:$server_port -o server.keyring="$W/server.keys" \
   -o server.database="$W/server.db" -o server.keyring_max="$(max 200000 "$gateways")" \
   -o limits.max_sessions="$(max 4096 $((gateways * 2)))" \
   -o limits.max_handshakes="$(max 128 $((conc * 2)))" \
   -o limits.max_entities_per_pn="$(max 256 "$pnes")" >"$W/server.log" 2>&1 &
 server_pid=$!
+BENCH_PIDS+=("$server_pid")
 peer_key=$(openssl rand -hex 16) # 32 characters, used as the 32 key bytes
 coap-server-openssl -A 127.0.0.1 -p "$peer_port" -k "$peer_key" -h cpns -d 8 >"$W/peer.log" 2>&1 &
 peer_pid=$!
-wait_bound "$server_port" "$server_pid"
-wait_bound $((peer_port + 1)) "$peer_pid"
+BENCH_PIDS+=("$peer_pid")
+wait_bound udp "$server_port" "$server_pid"
+wait_bound udp $((peer_port + 1)) "$peer_pid"
 
 echo "cpns-server (pid $server_pid) on 127.0.0.1:$server_port," \
   "coap-server-openssl (pid $peer_pid) on 127.0.0.1:$((peer_port + 1))"

@@ -21,8 +21,8 @@
 #   BENCH_KEEP         keep the work directory
 # Exit status: 0 when every step of both succeeded, 1 otherwise.
 set -euo pipefail
-TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-B=${BENCH_BUILD:-$TOP/build-bench}
+BENCH_NAME=status.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 observers=${BENCH_OBSERVERS:-1000}
 gateways=${BENCH_GATEWAYS:-16}
 entities=${BENCH_ENTITIES:-64}
@@ -31,65 +31,22 @@ seconds=${BENCH_SECONDS:-5}
 port=${BENCH_PORT_BASE:-27741}
 timeout=${BENCH_TIMEOUT:-120}
 if [ "$port" -lt 27741 ] || [ $((port + 2)) -gt 27760 ]; then
-  echo "status.sh: BENCH_PORT_BASE must leave its 3 ports within 27741-27760" >&2
-  exit 1
+  bench_fail "BENCH_PORT_BASE must leave its 3 ports within 27741-27760"
 fi
 command -v mosquitto >/dev/null || PATH=$PATH:/usr/sbin
-command -v mosquitto >/dev/null || { echo "status.sh: mosquitto is missing (scripts/deps.sh)" >&2; exit 1; }
+bench_require mosquitto openssl
 
-# ---- build (as group_rekey.sh) ----
-if [ ! -f "$B/CMakeCache.txt" ]; then
-  cmake -S "$TOP" -B "$B" -DCMAKE_BUILD_TYPE=Release -DCPNS_TESTS=OFF >/dev/null
-fi
-cmake --build "$B" -j"$(nproc)" --target cpns-server >/dev/null
-if ! cmake --build "$B" --target help | grep bench_status_mqtt >/dev/null; then
-  cmake -S "$TOP" -B "$B" >/dev/null # an older build directory: reconfigure
-fi
-cmake --build "$B" --target bench_status bench_status_mqtt >/dev/null
+bench_build cpns-server bench_status bench_status_mqtt
 SERVER=$B/server/cpns-server
 
 # One process holds a socket per observer, and so does each server.
 need=$((observers * 2 + 256))
 [ "$(ulimit -n)" -ge "$need" ] || ulimit -n "$need" 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-W=$(mktemp -d "${TMPDIR:-/tmp}/cpns-status.XXXXXX")
-chmod 700 "$W"
-pids=()
-cleanup() {
-  local rc=$?
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null || true
-  done
-  if [ "$rc" -ne 0 ]; then
-    for f in "$W"/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -15 "$f"; }; done
-  fi
-  if [ -n "${BENCH_KEEP:-}" ]; then echo "work directory kept: $W"; else rm -rf "$W"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_workdir cpns-status
+bench_ports_free "$port" $((port + 1)) $((port + 2))
 
-udp_bound() { grep -qi "^ *[0-9]*: 0100007F:$(printf '%04X' "$1") " /proc/net/udp; }
-tcp_bound() { grep -qi "^ *[0-9]*: 0100007F:$(printf '%04X' "$1") .* 0A " /proc/net/tcp; }
-wait_bound() {
-  local check=$1 p=$2 pid=$3
-  for _ in $(seq 100); do
-    $check "$p" && return 0
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "status.sh: nothing listens on $p" >&2
-  return 1
-}
-for p in "$port" $((port + 1)) $((port + 2)); do
-  if udp_bound "$p" || tcp_bound "$p"; then echo "status.sh: port $p is in use" >&2; exit 1; fi
-done
-max() { [ "$1" -gt "$2" ] && echo "$1" || echo "$2"; }
-
-echo "$(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) before the run;" \
-  "$observers observers, $gateways gateways x $entities entities"
+echo "$(bench_machine); $observers observers, $gateways gateways x $entities entities"
 
 # ---- cpns-server ----
 "$B/bench/bench_status" keyring "$W/server.keys" "$gateways" "$observers"
@@ -104,8 +61,8 @@ sessions=$((gateways + observers))
   -o status.max_observers="$(max 100000 $((observers * 4)))" \
   -o status.max_rate=100000 -o status.burst=100000 >"$W/server.log" 2>&1 &
 server_pid=$!
-pids+=("$server_pid")
-wait_bound udp_bound "$port" "$server_pid"
+BENCH_PIDS+=("$server_pid")
+wait_bound udp "$port" "$server_pid"
 "$B/bench/bench_status" run --server "coaps://127.0.0.1:$port" --keyring "$W/server.keys" \
   --server-pid "$server_pid" --gateways "$gateways" --entities "$entities" \
   --observers "$observers" --rounds "$rounds" --seconds "$seconds" --timeout "$timeout" \
@@ -135,9 +92,9 @@ allow_anonymous true
 CONF
 mosquitto -c "$W/mosquitto.conf" >"$W/mosquitto.log" 2>&1 &
 mq_pid=$!
-pids+=("$mq_pid")
-wait_bound tcp_bound $((port + 1)) "$mq_pid"
-wait_bound tcp_bound $((port + 2)) "$mq_pid"
+BENCH_PIDS+=("$mq_pid")
+wait_bound tcp $((port + 1)) "$mq_pid"
+wait_bound tcp $((port + 2)) "$mq_pid"
 "$B/bench/bench_status_mqtt" --port $((port + 1)) --broker-pid "$mq_pid" \
   --subscribers "$observers" --rounds "$rounds" --timeout "$timeout" > "$W/mqtt.out"
 "$B/bench/bench_status_mqtt" --port $((port + 2)) --broker-pid "$mq_pid" --psk-file "$W/mqtt.psk" \
