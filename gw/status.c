@@ -444,11 +444,12 @@ static void report_answer(void *arg, int code, const json_t *body, const char *d
 static void post_report(struct cpns_req *req, void *arg) {
   (void)arg;
   struct gw *gw = GS.gw;
-  const char *target = req->body ? json_string_value(json_object_get(req->body, "target")) : NULL;
-  if (!json_is_object(req->body) || !target || !cpns_valid_id(target)) {
-    cpns_reply_error(req, 400, "a report names its target");
+  char err[CPNS_DIAG_MAX];
+  if (!req->body || cpns_status_report_check(req->body, err, sizeof err)) {
+    cpns_reply_error(req, 400, "not a policy report: %s", req->body ? err : "no body");
     return;
   }
+  const char *target = json_string_value(json_object_get(req->body, "target"));
   GS.reports++;
   if (strcmp(target, gw->conf.id) == 0) {
     const char *policy = json_string_value(json_object_get(req->body, "policy"));

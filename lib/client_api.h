@@ -12,6 +12,7 @@
 
 #include <cpns/enroll.h>
 #include <cpns/groups.h>
+#include <cpns/status.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -53,5 +54,9 @@ int client_groups__decode_group(const char *text, const char *id, cpns_group_t *
 
 /* The answer of GET groups/{id}/key, a key distribution message for id. */
 int client_groups__decode_key(const char *text, const char *id, cpns_group_key_t *out);
+
+/* The answer of GET pns/{pn}/policies {"policies": [rule...]}: a new array
+ * of *n rules (free(); NULL when there are none). */
+int client_status__decode_policies(const char *text, cpns_policy_t **out, size_t *n);
 
 #endif

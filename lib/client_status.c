@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "client_api.h"
 #include "client_internal.h"
 #include "condobs.h"
 #include "msg.h"
@@ -356,12 +357,17 @@ int cpns_policy_list(cpns_client_t *c, const char *pn, cpns_policy_t **out, size
   snprintf(path, sizeof path, "pns/%s/policies", pn);
   int rc = cpns_client_request(c, "GET", path, NULL, NULL, &answer);
   if (rc) return rc;
-  json_t *o = parse_answer(answer);
+  rc = client_status__decode_policies(answer, out, n);
   cpns_free(answer);
+  return rc;
+}
+
+int client_status__decode_policies(const char *text, cpns_policy_t **out, size_t *n) {
+  json_t *o = parse_answer(text);
   json_t *arr = json_object_get(o, "policies");
   size_t k = json_array_size(arr);
   cpns_policy_t *ps = json_is_array(arr) && k ? calloc(k, sizeof *ps) : NULL;
-  rc = !json_is_array(arr) ? CPNS_ERR_PROTO : (k && !ps) ? CPNS_ERR_NOMEM : 0;
+  int rc = !json_is_array(arr) ? CPNS_ERR_PROTO : (k && !ps) ? CPNS_ERR_NOMEM : 0;
   for (size_t i = 0; !rc && i < k; i++) rc = decode_policy(json_array_get(arr, i), &ps[i]);
   json_decref(o);
   if (rc) {

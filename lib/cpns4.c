@@ -20,6 +20,8 @@ static const struct {
     {CPNS4_SCOPE_INTERESTS_READ, "interests:read"},
     {CPNS4_SCOPE_INTERESTS_WRITE, "interests:write"},
     {CPNS4_SCOPE_USAGE_READ, "usage:read"},
+    {CPNS4_SCOPE_CAPS_READ, "caps:read"},
+    {CPNS4_SCOPE_STATUS_READ, "status:read"},
 };
 #define NSCOPES (sizeof scope_names / sizeof scope_names[0])
 /* Longest scope name, for the parser's buffer. */
@@ -43,8 +45,8 @@ static int add_scope(const char *name, size_t len, unsigned *bits, char *err, si
   unsigned b = scope_bit(name, len);
   if (!b) {
     snprintf(err, errlen, "unknown scope '%.*s' (known: services:read, services:write, "
-             "interests:read, interests:write, usage:read)", (int)(len < SCOPE_NAME_MAX ? len : SCOPE_NAME_MAX),
-             name);
+             "interests:read, interests:write, usage:read, caps:read, status:read)",
+             (int)(len < SCOPE_NAME_MAX ? len : SCOPE_NAME_MAX), name);
     return CPNS_ERR_INVAL;
   }
   if (*bits & b) {
@@ -100,7 +102,7 @@ void cpns4_scopes_format(unsigned scopes, char out[CPNS4_SCOPES_TEXT_MAX + 1]) {
     if (!(scopes & scope_names[i].bit)) continue;
     int n = snprintf(out + used, CPNS4_SCOPES_TEXT_MAX + 1 - used, "%s%s", used ? "," : "",
                      scope_names[i].name);
-    if (n < 0 || (size_t)n >= CPNS4_SCOPES_TEXT_MAX + 1 - used) break; /* cannot happen: 5 names */
+    if (n < 0 || (size_t)n >= CPNS4_SCOPES_TEXT_MAX + 1 - used) break; /* cannot happen: 7 names */
     used += (size_t)n;
   }
 }
@@ -197,17 +199,24 @@ bool cpns4_hash_equal(const uint8_t a[CPNS4_TOKEN_HASH_LEN], const uint8_t b[CPN
 /* ---- operations ---- */
 
 static const struct cpns4_op ops[] = {
-    {"GET", COAP_REQUEST_CODE_GET, "services", CPNS4_SCOPE_SERVICES_READ},
-    {"POST", COAP_REQUEST_CODE_POST, "services", CPNS4_SCOPE_SERVICES_WRITE},
-    {"GET", COAP_REQUEST_CODE_GET, "services/*", CPNS4_SCOPE_SERVICES_READ},
-    {"PUT", COAP_REQUEST_CODE_PUT, "services/*", CPNS4_SCOPE_SERVICES_WRITE},
-    {"POST", COAP_REQUEST_CODE_POST, "services/*", CPNS4_SCOPE_SERVICES_WRITE},
-    {"DELETE", COAP_REQUEST_CODE_DELETE, "services/*", CPNS4_SCOPE_SERVICES_WRITE},
-    {"GET", COAP_REQUEST_CODE_GET, "interests", CPNS4_SCOPE_INTERESTS_READ},
-    {"POST", COAP_REQUEST_CODE_POST, "interests", CPNS4_SCOPE_INTERESTS_WRITE},
-    {"GET", COAP_REQUEST_CODE_GET, "interests/*", CPNS4_SCOPE_INTERESTS_READ},
-    {"DELETE", COAP_REQUEST_CODE_DELETE, "interests/*", CPNS4_SCOPE_INTERESTS_WRITE},
-    {"GET", COAP_REQUEST_CODE_GET, "usage/summary", CPNS4_SCOPE_USAGE_READ},
+    {"GET", COAP_REQUEST_CODE_GET, "services", CPNS4_SCOPE_SERVICES_READ, false},
+    {"POST", COAP_REQUEST_CODE_POST, "services", CPNS4_SCOPE_SERVICES_WRITE, false},
+    {"GET", COAP_REQUEST_CODE_GET, "services/*", CPNS4_SCOPE_SERVICES_READ, false},
+    {"PUT", COAP_REQUEST_CODE_PUT, "services/*", CPNS4_SCOPE_SERVICES_WRITE, false},
+    {"POST", COAP_REQUEST_CODE_POST, "services/*", CPNS4_SCOPE_SERVICES_WRITE, false},
+    {"DELETE", COAP_REQUEST_CODE_DELETE, "services/*", CPNS4_SCOPE_SERVICES_WRITE, false},
+    {"GET", COAP_REQUEST_CODE_GET, "interests", CPNS4_SCOPE_INTERESTS_READ, false},
+    {"POST", COAP_REQUEST_CODE_POST, "interests", CPNS4_SCOPE_INTERESTS_WRITE, false},
+    {"GET", COAP_REQUEST_CODE_GET, "interests/*", CPNS4_SCOPE_INTERESTS_READ, false},
+    {"DELETE", COAP_REQUEST_CODE_DELETE, "interests/*", CPNS4_SCOPE_INTERESTS_WRITE, false},
+    {"GET", COAP_REQUEST_CODE_GET, "usage/summary", CPNS4_SCOPE_USAGE_READ, false},
+    /* Read-only, and only of PNs whose readers name the caller (ext.<name>):
+     * the route rules of server/caps.c and server/status.c decide that. */
+    {"GET", COAP_REQUEST_CODE_GET, "pns/*/caps", CPNS4_SCOPE_CAPS_READ, false},
+    {"GET", COAP_REQUEST_CODE_GET, "pns/*/entities/*/caps", CPNS4_SCOPE_CAPS_READ, false},
+    {"GET", COAP_REQUEST_CODE_GET, "pns/*/status", CPNS4_SCOPE_STATUS_READ, true},
+    {"GET", COAP_REQUEST_CODE_GET, "pns/*/entities/*/status", CPNS4_SCOPE_STATUS_READ, true},
+    {"GET", COAP_REQUEST_CODE_GET, "pns/*/entities/*/status/*", CPNS4_SCOPE_STATUS_READ, true},
 };
 
 const struct cpns4_op *cpns4_ops(size_t *n) {

@@ -41,8 +41,10 @@ enum cpns4_scope {
   CPNS4_SCOPE_INTERESTS_READ = 1u << 2,  /* list and read its own saved interests */
   CPNS4_SCOPE_INTERESTS_WRITE = 1u << 3, /* save and remove its own interests */
   CPNS4_SCOPE_USAGE_READ = 1u << 4,      /* read usage summaries (what users let be reported) */
+  CPNS4_SCOPE_CAPS_READ = 1u << 5,       /* read capabilities of PNs that list it as a reader */
+  CPNS4_SCOPE_STATUS_READ = 1u << 6,     /* read statuses of PNs that list it as a reader */
 };
-#define CPNS4_SCOPES_ALL 0x1Fu
+#define CPNS4_SCOPES_ALL 0x7Fu
 
 /* The name of one scope bit ("services:read"), or NULL. */
 const char *cpns4_scope_name(unsigned scope);
@@ -73,13 +75,16 @@ bool cpns4_valid_token_id(const char *id);
 bool cpns4_valid_name(const char *name);
 
 /* One operation of CPNS-4: an HTTP method on a path pattern relative to
- * /cpns/v1 ('*' is one segment), the CoAP method it runs as, and the scope
- * it needs. */
+ * /cpns/v1 ('*' is one segment), the CoAP method it runs as, the scope it
+ * needs, and whether it refuses any query: the status reads, whose CoAP
+ * query is conditional attributes, which only mean something with Observe,
+ * which CPNS-4 does not offer (an external server polls). */
 struct cpns4_op {
   const char *method;   /* "GET" */
   coap_pdu_code_t code; /* COAP_REQUEST_CODE_GET */
   const char *pattern;  /* "services/ *" without the space */
   unsigned scope;       /* one CPNS4_SCOPE_* bit */
+  bool no_query;        /* a query is 400 over HTTPS */
 };
 /* The table, in the order of docs/protocol.md; *n gets its length. */
 const struct cpns4_op *cpns4_ops(size_t *n);

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "msg.h"
+
 int cpns_enroll_code_new(char code[CPNS_ENROLL_CODE_LEN + 1]) {
   static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
   uint8_t raw[16];
@@ -57,4 +59,35 @@ const char *cpns_enroll_id_of(const char *identity) {
   size_t n = strlen(CPNS_ENROLL_PREFIX);
   if (strncmp(identity, CPNS_ENROLL_PREFIX, n) != 0 || identity[n] == '\0') return NULL;
   return identity + n;
+}
+
+int cpns_enroll_request_decode(const json_t *body, struct cpns_enroll_request *out, char *err,
+                               size_t errlen) {
+  static const char *const fields[] = {"id", "role", "pn", "ttl", NULL};
+  struct cpns_enroll_request r;
+  memset(&r, 0, sizeof r);
+  snprintf(r.role, sizeof r.role, "pne");
+  r.ttl = CPNS_ENROLL_TTL_DEFAULT;
+  if (cpns_msg_only(body, fields, err, errlen) ||
+      cpns_msg_str(body, "id", r.id, sizeof r.id, true, err, errlen) ||
+      cpns_msg_str(body, "role", r.role, sizeof r.role, false, err, errlen) ||
+      cpns_msg_str(body, "pn", r.pn, sizeof r.pn, false, err, errlen) ||
+      cpns_msg_int(body, "ttl", 1, CPNS_ENROLL_TTL_MAX, &r.ttl, false, err, errlen))
+    return CPNS_ERR_INVAL;
+  char enroll_id[CPNS_ID_MAX + 1];
+  if (!cpns_valid_id(r.id) || cpns_enroll_identity(r.id, enroll_id) || cpns_enroll_id_of(r.id)) {
+    snprintf(err, errlen, "'id' must be an id of at most %d bytes",
+             (int)(CPNS_ID_MAX - strlen(CPNS_ENROLL_PREFIX)));
+    return CPNS_ERR_INVAL;
+  }
+  if (strcmp(r.role, "pne") != 0 && strcmp(r.role, "gw") != 0) {
+    snprintf(err, errlen, "'role' must be pne or gw");
+    return CPNS_ERR_INVAL;
+  }
+  if (!cpns_valid_id(r.pn)) {
+    snprintf(err, errlen, "'pn' is required");
+    return CPNS_ERR_INVAL;
+  }
+  *out = r;
+  return 0;
 }

@@ -199,33 +199,60 @@ static bool read_listed(struct cpns_groups *gs, struct cpns_req *req, const char
   return true;
 }
 
+int cpns_group_create_decode(const json_t *body, struct cpns_group_rec *g, uint32_t *after,
+                             char *err, size_t errlen) {
+  static const char *const fields[] = {"id", "open", "members", "invited", "epoch", NULL};
+  char id[CPNS_ID_MAX + 1] = "";
+  bool open = false;
+  if (cpns_msg_only(body, fields, err, errlen) ||
+      cpns_msg_str(body, "id", id, sizeof id, true, err, errlen) ||
+      cpns_msg_bool(body, "open", &open, err, errlen))
+    return CPNS_ERR_INVAL;
+  if (!cpns_valid_id(id)) {
+    snprintf(err, errlen, "'id' is not a valid id");
+    return CPNS_ERR_INVAL;
+  }
+  json_t *ej = json_object_get(body, "epoch");
+  json_int_t epoch = 0;
+  if (ej) {
+    epoch = json_is_integer(ej) ? json_integer_value(ej) : -1;
+    if (epoch < 0 || epoch >= (json_int_t)UINT32_MAX) {
+      snprintf(err, errlen, "'epoch' must be an integer in 0..%u", UINT32_MAX - 1);
+      return CPNS_ERR_INVAL;
+    }
+  }
+  static const char *const lists[] = {"members", "invited"};
+  for (unsigned k = 0; k < 2; k++) {
+    json_t *a = json_object_get(body, lists[k]), *v;
+    size_t i;
+    bool ok = !a || json_is_array(a);
+    if (ok) json_array_foreach(a, i, v) {
+        const char *m = json_string_value(v);
+        if (!m || strlen(m) != json_string_length(v) || !cpns_valid_id(m)) ok = false;
+      }
+    if (!ok) {
+      snprintf(err, errlen, "'%s' must be an array of ids", lists[k]);
+      return CPNS_ERR_INVAL;
+    }
+  }
+  memcpy(g->id, id, sizeof g->id);
+  g->open = open;
+  *after = (uint32_t)epoch;
+  return 0;
+}
+
 /* POST /groups {"id", "open"[, "members", "invited", "epoch"]}: the caller
  * becomes owner and first member; the key starts at epoch 1, or after the
  * epoch of a group handed over. */
 void cpns_groups_create(struct cpns_req *req, void *arg) {
   struct cpns_groups *gs = arg;
-  static const char *const fields[] = {"id", "open", "members", "invited", "epoch", NULL};
   struct cpns_group_rec g;
   memset(&g, 0, sizeof g);
+  uint32_t after = 0;
   char err[CPNS_DIAG_MAX];
-  if (!req->body || cpns_msg_only(req->body, fields, err, sizeof err) ||
-      cpns_msg_str(req->body, "id", g.id, sizeof g.id, true, err, sizeof err) ||
-      cpns_msg_bool(req->body, "open", &g.open, err, sizeof err)) {
+  if (!req->body || cpns_group_create_decode(req->body, &g, &after, err, sizeof err)) {
     cpns_reply_error(req, 400, "%s", req->body ? err : "a body {\"id\",\"open\"} is required");
     return;
-  }
-  if (!cpns_valid_id(g.id)) {
-    cpns_reply_error(req, 400, "'id' is not a valid id");
-    return;
-  }
-  json_t *ej = json_object_get(req->body, "epoch");
-  json_int_t after = 0;
-  if (ej) {
-    after = json_is_integer(ej) ? json_integer_value(ej) : -1;
-    if (after < 0 || after >= (json_int_t)UINT32_MAX) {
-      cpns_reply_error(req, 400, "'epoch' must be an integer in 0..%u", UINT32_MAX - 1);
-      return;
-    }
   }
   struct cpns_group_rec old;
   int rc = gs->store->ops->group_get(gs->store, g.id, &old);
@@ -246,7 +273,7 @@ void cpns_groups_create(struct cpns_req *req, void *arg) {
     return;
   }
   struct cpns_group_key k;
-  if (cpns_group_key_new(g.id, (uint32_t)after + 1, 0, &k)) {
+  if (cpns_group_key_new(g.id, after + 1, 0, &k)) {
     free(l);
     cpns_reply_error(req, 500, "cannot make a key");
     return;
@@ -577,53 +604,76 @@ json_t *cpns_groups_views(struct cpns_groups *gs, const char *group) {
   return views;
 }
 
-int cpns_groups_apply_view(struct cpns_groups *gs, const json_t *view, const char *pn, char *err,
-                           size_t errlen) {
+int cpns_group_view_decode(const json_t *view, long max_members, struct cpns_group_view *out,
+                           char *err, size_t errlen) {
   static const char *const fields[] = {"id", "owner", "pn", "open", "created", "key", "members",
                                        NULL};
-  struct cpns_group_rec g;
-  memset(&g, 0, sizeof g);
+  struct cpns_group_view v;
+  memset(&v, 0, sizeof v);
   json_int_t created = 0;
   if (cpns_msg_only(view, fields, err, errlen) ||
-      cpns_msg_str(view, "id", g.id, sizeof g.id, true, err, errlen) ||
-      cpns_msg_str(view, "owner", g.owner, sizeof g.owner, true, err, errlen) ||
-      cpns_msg_str(view, "pn", g.pn, sizeof g.pn, false, err, errlen) ||
-      cpns_msg_bool(view, "open", &g.open, err, errlen))
+      cpns_msg_str(view, "id", v.g.id, sizeof v.g.id, true, err, errlen) ||
+      cpns_msg_str(view, "owner", v.g.owner, sizeof v.g.owner, true, err, errlen) ||
+      cpns_msg_str(view, "pn", v.g.pn, sizeof v.g.pn, false, err, errlen) ||
+      cpns_msg_bool(view, "open", &v.g.open, err, errlen))
     return CPNS_ERR_INVAL;
   json_t *cj = json_object_get(view, "created");
   if (cj) created = json_is_integer(cj) ? json_integer_value(cj) : -1;
   json_t *members = json_object_get(view, "members");
-  if (!cpns_valid_id(g.id) || created < 0 || !json_is_array(members) ||
-      json_array_size(members) > (size_t)gs->max_members) {
+  /* The owner and its PN are stored in the replica and compared with
+   * callers' identities: ids, as everywhere else. */
+  if (!cpns_valid_id(v.g.id) || !cpns_valid_id(v.g.owner) || (v.g.pn[0] && !cpns_valid_id(v.g.pn)) ||
+      created < 0 || !json_is_array(members) ||
+      json_array_size(members) > (size_t)max_members) {
     snprintf(err, errlen, "bad group view");
     return CPNS_ERR_INVAL;
   }
   struct cpns_group_key k;
   if (cpns_group_key_from_json(json_object_get(view, "key"), &k, err, errlen)) return CPNS_ERR_INVAL;
-  if (strcmp(k.group, g.id) != 0) {
+  if (strcmp(k.group, v.g.id) != 0) {
     cpns_group_key_wipe(&k);
     snprintf(err, errlen, "the key is for another group");
     return CPNS_ERR_INVAL;
   }
-  size_t n = json_array_size(members);
-  const char **ids = calloc(n ? n : 1, sizeof *ids);
-  int rc = ids ? 0 : CPNS_ERR_NOMEM;
-  for (size_t i = 0; !rc && i < n; i++) {
-    ids[i] = json_string_value(json_array_get(members, i));
-    if (!ids[i] || !cpns_valid_id(ids[i])) {
+  v.g.epoch = k.epoch;
+  v.g.key_expires = k.expires;
+  memcpy(v.g.key, k.key, sizeof v.g.key);
+  cpns_group_key_wipe(&k);
+  v.g.created_at = created;
+  v.g.replica = true;
+  v.n = json_array_size(members);
+  v.members = calloc(v.n ? v.n : 1, sizeof *v.members);
+  int rc = v.members ? 0 : CPNS_ERR_NOMEM;
+  if (rc) snprintf(err, errlen, "out of memory");
+  for (size_t i = 0; !rc && i < v.n; i++) {
+    v.members[i] = json_string_value(json_array_get(members, i));
+    if (!v.members[i] || !cpns_valid_id(v.members[i])) {
       snprintf(err, errlen, "'members' must be an array of ids");
       rc = CPNS_ERR_INVAL;
     }
   }
-  g.epoch = k.epoch;
-  g.key_expires = k.expires;
-  memcpy(g.key, k.key, sizeof g.key);
-  cpns_group_key_wipe(&k);
-  g.created_at = created;
-  g.replica = true;
-  if (!rc) rc = gs->store->ops->group_sync(gs->store, &g, pn, ids, n);
-  OPENSSL_cleanse(&g, sizeof g);
-  free(ids);
+  if (rc) {
+    cpns_group_view_cleanup(&v);
+    return rc;
+  }
+  *out = v;
+  return 0;
+}
+
+void cpns_group_view_cleanup(struct cpns_group_view *v) {
+  OPENSSL_cleanse(&v->g, sizeof v->g);
+  free(v->members);
+  v->members = NULL;
+  v->n = 0;
+}
+
+int cpns_groups_apply_view(struct cpns_groups *gs, const json_t *view, const char *pn, char *err,
+                           size_t errlen) {
+  struct cpns_group_view v;
+  int rc = cpns_group_view_decode(view, gs->max_members, &v, err, errlen);
+  if (rc) return rc;
+  rc = gs->store->ops->group_sync(gs->store, &v.g, pn, v.members, v.n);
+  cpns_group_view_cleanup(&v);
   if (rc) {
     if (rc != CPNS_ERR_INVAL) snprintf(err, errlen, "store failure");
     return rc;

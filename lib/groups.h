@@ -42,6 +42,31 @@ struct cpns_groups_hooks {
   void *arg;
 };
 
+/* The body of POST groups {"id", "open"?, "epoch"?, "members"?, "invited"?}:
+ * the id (a valid id) and open into *g, the epoch of a group handed over
+ * (0..UINT32_MAX - 1, 0 when absent) into *after. "members" and "invited",
+ * when present, must be arrays of ids (who may be listed is decided by the
+ * caller). Returns 0 or CPNS_ERR_INVAL with the reason in err; *g and
+ * *after are written only on success. */
+int cpns_group_create_decode(const json_t *body, struct cpns_group_rec *g, uint32_t *after,
+                             char *err, size_t errlen);
+
+/* A group view as the server sends it to a PN's gateway (see
+ * cpns_groups_view), decoded. */
+struct cpns_group_view {
+  struct cpns_group_rec g;  /* id, owner, pn, open, created, and the key's epoch, bytes, expiry */
+  const char **members;     /* n ids, borrowed from the view's tree */
+  size_t n;
+};
+/* Decodes view {"id", "owner", "pn"?, "open"?, "created"?, "key", "members"}
+ * (at most max_members ids, a key of this group) into *out. Returns 0,
+ * CPNS_ERR_INVAL with the reason in err, or CPNS_ERR_NOMEM; on failure
+ * *out holds nothing to clean up. On success the caller ends it with
+ * cpns_group_view_cleanup(), which wipes the key. */
+int cpns_group_view_decode(const json_t *view, long max_members, struct cpns_group_view *out,
+                           char *err, size_t errlen);
+void cpns_group_view_cleanup(struct cpns_group_view *v);
+
 /* store and node are borrowed for the life of the authority; log_mod is the
  * log tag (a static string). Makes every stored group's resources observable
  * again. Returns 0 or a cpns_err. */

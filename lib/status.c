@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "msg.h"
+
 /* Integral values up to 2^53 are written as JSON/CBOR integers (57, not
  * 57.0): shorter, and what a person expects to read back. */
 #define STATUS_EXACT_INT_MAX 9007199254740992.0
@@ -313,6 +315,53 @@ bool cpns_status_same(const struct cpns_status_doc *a, const struct cpns_status_
     if (strcmp(a->attrs[i].name, b->attrs[i].name) != 0 || a->attrs[i].value != b->attrs[i].value)
       return false;
   return true;
+}
+
+/* A member that must be an id when present (required: and present). */
+static bool report_id(const json_t *r, const char *key, bool required) {
+  const json_t *v = json_object_get(r, key);
+  if (!v) return !required;
+  return json_is_string(v) && strlen(json_string_value(v)) == json_string_length(v) &&
+         cpns_valid_id(json_string_value(v));
+}
+
+static bool report_presence(const json_t *r, const char *key) {
+  const json_t *v = json_object_get(r, key);
+  return !v || (json_is_string(v) && cpns_presence_parse(json_string_value(v)) >= 0);
+}
+
+static bool report_number(const json_t *r, const char *key, bool may_be_null) {
+  const json_t *v = json_object_get(r, key);
+  return !v || (may_be_null && json_is_null(v)) || (json_is_number(v) && value_ok(json_number_value(v)));
+}
+
+int cpns_status_report_check(const json_t *report, char *err, size_t errlen) {
+  static const char *const allowed[] = {"policy", "pn",     "entity", "attr",      "value", "lt",
+                                        "gt",     "state",  "became", "target",    "target_pn",
+                                        "at",     NULL};
+  if (!json_is_object(report)) {
+    say(err, errlen, "a report is an object");
+    return CPNS_ERR_INVAL;
+  }
+  int rc = check_members(report, allowed, err, errlen);
+  if (rc) return rc;
+  if (!report_id(report, "policy", true) || !report_id(report, "entity", true) ||
+      !report_id(report, "target", true) || !report_id(report, "pn", false) ||
+      !report_id(report, "target_pn", false)) {
+    say(err, errlen, "a report names its policy, entity and target by id (pn, target_pn: ids)");
+    return CPNS_ERR_INVAL;
+  }
+  const json_t *attr = json_object_get(report, "attr"), *at = json_object_get(report, "at");
+  if (!report_presence(report, "state") || !report_presence(report, "became") ||
+      (attr && !(json_is_string(attr) && cpns_status_attr_name_valid(json_string_value(attr)))) ||
+      !report_number(report, "value", true) || !report_number(report, "lt", false) ||
+      !report_number(report, "gt", false) ||
+      (at && !(json_is_integer(at) && json_integer_value(at) >= 0 &&
+               json_integer_value(at) <= CPNS_STATUS_TIME_MAX))) {
+    say(err, errlen, "a report's state, became, attr, value, lt, gt or at is malformed");
+    return CPNS_ERR_INVAL;
+  }
+  return 0;
 }
 
 int cpns_status_parse_number(const char *s, double *out) {

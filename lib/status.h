@@ -71,6 +71,15 @@ int cpns_status_from_text(const char *text, struct cpns_status_doc *out, char *e
 /* True when state, text and attributes are equal (updated is not compared). */
 bool cpns_status_same(const struct cpns_status_doc *a, const struct cpns_status_doc *b);
 
+/* A policy report (spec 5.5.3.2) as the server sends it over CPNS-7 to the
+ * target's PN GW, which passes it on to the target entity (CPNS-6):
+ * {"policy", "entity", "target" (ids), "pn"?, "target_pn"? (ids), "at"?
+ * (unix seconds), "state"?, "became"? (presence names), "attr"? (an
+ * attribute name), "value"? (a number or null), "lt"?, "gt"? (numbers)}.
+ * Unknown members and wrong types are refused. Returns 0 or CPNS_ERR_INVAL
+ * with the reason in err. */
+int cpns_status_report_check(const json_t *report, char *err, size_t errlen);
+
 /* Strict, bounded number parsing for query values and command lines:
  * a decimal number (no hex, inf or nan), finite, |v| <= CPNS_STATUS_VALUE_MAX. */
 int cpns_status_parse_number(const char *s, double *out);

@@ -215,16 +215,13 @@ static void relay(struct cpns_req *req, void *arg) {
 /* POST reports: a policy report from the gateway (CPNS-6). */
 static void post_report(struct cpns_req *req, void *arg) {
   struct pne *p = arg;
-  static const char *const fields[] = {"policy", "pn", "entity", "attr", "value", "lt", "gt",
-                                       "state", "became", "target", "target_pn", "at", NULL};
   char err[CPNS_DIAG_MAX];
-  const char *policy = req->body ? json_string_value(json_object_get(req->body, "policy")) : NULL;
-  const char *entity = req->body ? json_string_value(json_object_get(req->body, "entity")) : NULL;
-  if (!req->body || cpns_msg_only(req->body, fields, err, sizeof err) || !policy ||
-      !cpns_valid_id(policy) || !entity || !cpns_valid_id(entity)) {
-    cpns_reply_error(req, 400, "not a policy report");
+  if (!req->body || cpns_status_report_check(req->body, err, sizeof err)) {
+    cpns_reply_error(req, 400, "not a policy report: %s", req->body ? err : "no body");
     return;
   }
+  const char *policy = json_string_value(json_object_get(req->body, "policy"));
+  const char *entity = json_string_value(json_object_get(req->body, "entity"));
   log_notice(MOD, "policy report %s about %s", policy, entity);
   while (json_array_size(PS.reports) >= (size_t)p->conf.status.max_reports)
     json_array_remove(PS.reports, 0);

@@ -20,9 +20,12 @@ int caps__init(struct server *srv) {
   if (rc) return rc;
   struct cpns_node *n = srv->node;
   /* Readers are those of the PN's inventory (inventory.c): the operator,
-   * the PN's gateway, and a gateway whose PN the owner lets read it. Only
-   * the PN's gateway reports. */
-  const unsigned readers = CPNS_REL_OPERATOR | CPNS_REL_GW_OF_PN | CPNS_REL_READER;
+   * the PN's gateway, and a gateway whose PN the owner lets read it; and,
+   * over CPNS-4 (http.c, scope caps:read), an external server that the
+   * owner lists among the readers as ext.<name>. Only the PN's gateway
+   * reports. */
+  const unsigned readers =
+      CPNS_REL_OPERATOR | CPNS_REL_GW_OF_PN | CPNS_REL_READER | CPNS_REL_EXTERNAL;
   rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_GET, "pns/*/caps", readers,
                            "read this PN's capabilities", cpns_capstore_list, g_caps);
   rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_GET, "pns/*/entities/*/caps", readers,

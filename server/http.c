@@ -14,7 +14,8 @@
  *   3. the scope that operation needs, among the token's: 403 otherwise;
  *   4. the body: at most [limits] max_payload bytes (413, refused from
  *      Content-Length before it is read), application/json (415), decoded
- *      with the CoAP side's limits (400, 413);
+ *      with the CoAP side's limits (400, 413); the query (400, 414; 400
+ *      for any query on an operation that takes none);
  *   5. the dispatch; its CoAP code becomes an HTTP status (RFC 8075 §7),
  *      its body the JSON answer, an error {"code", "message"}.
  *
@@ -257,6 +258,13 @@ static enum MHD_Result run_request(struct http *h, struct MHD_Connection *c, con
     json_decref(body);
     return q.bad ? ERR(c, MHD_HTTP_BAD_REQUEST, "bad query: '&' or '=' inside a parameter")
                  : ERR(c, MHD_HTTP_URI_TOO_LONG, "query longer than %d bytes", CPNS_QUERY_MAX - 1);
+  }
+  if (r->op->no_query && q.len) {
+    /* A status read's CoAP query is conditional attributes, which need
+     * Observe: without it they would be checked and silently ignored. */
+    json_decref(body);
+    return ERR(c, MHD_HTTP_BAD_REQUEST, "this resource takes no query over CPNS-4 (conditional "
+               "attributes need Observe, which HTTPS has not: poll with a plain GET)");
   }
   struct answer a = {c, MHD_NO};
   int rc = cpns_node_dispatch(srv->node, r->op->code, url + strlen(HTTP_PREFIX), q.text, body,

@@ -10,6 +10,7 @@
 
 #include <openssl/crypto.h>
 
+#include "cpns4.h"
 #include "log.h"
 #include "msg.h"
 #include "pnops.h"
@@ -21,6 +22,19 @@ static int64_t now_s(void) { return (int64_t)time(NULL); }
 
 static bool is_operator(const struct cpns_req *req) {
   return req->peer && req->peer->role == CPNS_PEER_OPERATOR;
+}
+
+/* An identity reserved for external servers (CPNS-4): "ext.<name>". */
+static bool is_external_id(const char *id) {
+  return strncmp(id, CPNS4_IDENTITY_PREFIX, sizeof CPNS4_IDENTITY_PREFIX - 1) == 0;
+}
+
+/* Whether PN pn's owner lists the external server identity among its
+ * readers (PUT /pns/{pn}/readers). A store failure is a no. */
+static bool external_reads(struct server *srv, const char *pn, const char *identity) {
+  bool allowed = false;
+  return cpns_valid_id(pn) && is_external_id(identity) &&
+         srv->store->ops->pn_reader_allowed(srv->store, pn, identity, &allowed) == 0 && allowed;
 }
 
 /* The caller's relations to the PN in the path (seg[1]), from its DTLS
@@ -38,7 +52,12 @@ static unsigned relations(const struct cpns_req *req, unsigned wanted, void *arg
   if (p->role == CPNS_PEER_EXTERNAL) {
     /* CPNS-4 (http.c): an external server takes part in the directory, as
      * an offerer, a subscriber or a consumer, and reads usage summaries
-     * (usage.c); no other relation. */
+     * (usage.c); no other relation. Under pns/{pn} it is "external" only
+     * when pn's owner lists its identity (ext.<name>) among the readers,
+     * as a gateway is a reader only when its PN is listed: whoever is not
+     * gets 4.03 (403), whether the PN exists or not. */
+    if (req->nseg >= 2 && strcmp(req->seg[0], "pns") == 0)
+      return external_reads(srv, req->seg[1], p->identity) ? CPNS_REL_EXTERNAL : 0;
     rel = CPNS_REL_EXTERNAL;
     if (req->nseg >= 1 && (strcmp(req->seg[0], "services") == 0 || strcmp(req->seg[0], "interests") == 0))
       rel |= directory__relations(srv, req, wanted);
@@ -56,7 +75,8 @@ static unsigned relations(const struct cpns_req *req, unsigned wanted, void *arg
   rel |= CPNS_REL_GW;
   if (req->nseg < 2) return rel;
   if (strcmp(p->pn, req->seg[1]) == 0) rel |= CPNS_REL_GW_OF_PN;
-  if ((wanted & CPNS_REL_READER) && p->pn[0] && cpns_valid_id(req->seg[1])) {
+  /* A reader "ext.<name>" names an external server, never a PN of that id. */
+  if ((wanted & CPNS_REL_READER) && p->pn[0] && cpns_valid_id(req->seg[1]) && !is_external_id(p->pn)) {
     bool allowed = false;
     if (srv->store->ops->pn_reader_allowed(srv->store, req->seg[1], p->pn, &allowed) == 0 && allowed)
       rel |= CPNS_REL_READER;
@@ -396,7 +416,8 @@ static void delete_pn(struct cpns_req *req, void *arg) {
 }
 
 /* PUT /pns/{pn}/readers {"readers":[pn...]}: the owner's choice of which
- * other PNs may read this PN's inventory. */
+ * other PNs may read this PN's inventory, and which external servers
+ * ("ext.<name>", CPNS-4) may read its capabilities and statuses. */
 static void put_readers(struct cpns_req *req, void *arg) {
   struct server *srv = arg;
   if (!valid_path_ids(req)) return;
@@ -415,8 +436,9 @@ static void put_readers(struct cpns_req *req, void *arg) {
   json_t *v;
   json_array_foreach(arr, i, v) {
     list[i] = json_string_value(v);
-    if (!list[i] || !cpns_valid_id(list[i])) {
-      cpns_reply_error(req, 400, "readers must be PN ids");
+    if (!list[i] || !cpns_valid_id(list[i]) ||
+        (is_external_id(list[i]) && !cpns4_valid_name(list[i] + sizeof CPNS4_IDENTITY_PREFIX - 1))) {
+      cpns_reply_error(req, 400, "readers must be PN ids, or ext.<name> for an external server");
       return;
     }
   }

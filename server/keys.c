@@ -17,7 +17,6 @@
 #include "server.h"
 
 #define MOD "keys"
-#define ENROLL_TTL_DEFAULT 3600
 
 static int64_t now_s(void) { return (int64_t)time(NULL); }
 
@@ -122,33 +121,21 @@ static void tell_gateway_key(struct server *srv, const char *pn, const char *ide
  * PN. The code is in the answer only. */
 static void post_enrollment(struct cpns_req *req, void *arg) {
   struct server *srv = arg;
-  static const char *const fields[] = {"id", "role", "pn", "ttl", NULL};
-  struct cpns_enrollment en;
-  memset(&en, 0, sizeof en);
-  snprintf(en.role, sizeof en.role, "pne");
-  long ttl = ENROLL_TTL_DEFAULT;
+  struct cpns_enroll_request r;
   char err[CPNS_DIAG_MAX];
-  if (!req->body || cpns_msg_only(req->body, fields, err, sizeof err) ||
-      cpns_msg_str(req->body, "id", en.identity, sizeof en.identity, true, err, sizeof err) ||
-      cpns_msg_str(req->body, "role", en.role, sizeof en.role, false, err, sizeof err) ||
-      cpns_msg_str(req->body, "pn", en.pn, sizeof en.pn, false, err, sizeof err) ||
-      cpns_msg_int(req->body, "ttl", 1, CPNS_ENROLL_TTL_MAX, &ttl, false, err, sizeof err)) {
+  if (!req->body || cpns_enroll_request_decode(req->body, &r, err, sizeof err)) {
     cpns_reply_error(req, 400, "%s", req->body ? err : "a body {\"id\",\"pn\"} is required");
     return;
   }
+  struct cpns_enrollment en;
+  memset(&en, 0, sizeof en);
+  memcpy(en.identity, r.id, sizeof en.identity);
+  memcpy(en.role, r.role, sizeof en.role);
+  memcpy(en.pn, r.pn, sizeof en.pn);
+  long ttl = r.ttl;
   char enroll_id[CPNS_ID_MAX + 1];
-  if (!cpns_valid_id(en.identity) || cpns_enroll_identity(en.identity, enroll_id) ||
-      cpns_enroll_id_of(en.identity)) {
-    cpns_reply_error(req, 400, "'id' must be an id of at most %d bytes",
-                     (int)(CPNS_ID_MAX - strlen(CPNS_ENROLL_PREFIX)));
-    return;
-  }
-  if (strcmp(en.role, "pne") != 0 && strcmp(en.role, "gw") != 0) {
-    cpns_reply_error(req, 400, "'role' must be pne or gw");
-    return;
-  }
-  if (!cpns_valid_id(en.pn)) {
-    cpns_reply_error(req, 400, "'pn' is required");
+  if (cpns_enroll_identity(en.identity, enroll_id)) {
+    cpns_reply_error(req, 500, "cannot name the enrollment");
     return;
   }
   if (req->peer->role == CPNS_PEER_GW &&

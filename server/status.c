@@ -799,18 +799,22 @@ int status__init(struct server *srv) {
     MEMBER = CPNS_REL_MEMBER,
   };
   const unsigned readers = OP | OWN_GW | READER | MEMBER;
+  /* Over CPNS-4 (http.c, scope status:read) an external server that the
+   * owner lists among the readers as ext.<name> (inventory.c) reads too:
+   * plain GETs only, it never observes. */
+  const unsigned ext_readers = readers | CPNS_REL_EXTERNAL;
   rc = 0;
   rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_GET, "stats/status", OP | CPNS_REL_GW,
                            "read status counters", get_stats, ss);
-  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_GET, "pns/*/status", readers,
+  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_GET, "pns/*/status", ext_readers,
                            "read this PN's statuses", list_status, ss);
   rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_POST, "pns/*/status", OWN_GW,
                            "report this PN's statuses", post_batch, ss);
-  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_GET, "pns/*/entities/*/status", readers,
+  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_GET, "pns/*/entities/*/status", ext_readers,
                            "read this PN's statuses", get_status, ss);
   rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_PUT, "pns/*/entities/*/status", OWN_GW,
                            "report this PN's statuses", put_status, ss);
-  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_GET, "pns/*/entities/*/status/*", readers,
+  rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_GET, "pns/*/entities/*/status/*", ext_readers,
                            "read this PN's statuses", get_status, ss);
   rc |= cpns_node_route_as(n, COAP_REQUEST_CODE_GET, "pns/*/policies", OP | OWN_GW | MEMBER,
                            "read this PN's policies", list_policies, ss);

@@ -18,7 +18,8 @@ const char ctl_tokens_usage[] =
     "                           (server, operator) a CPNS-4 bearer token for the external\n"
     "                           server NAME (identity ext.NAME); scopes: services:read,\n"
     "                           services:write, interests:read, interests:write,\n"
-    "                           usage:read; shown once\n"
+    "                           usage:read, caps:read, status:read (caps and status of\n"
+    "                           PNs whose readers list ext.NAME); shown once\n"
     "  token list               (server, operator) the tokens, never their secrets\n"
     "  token revoke ID          (server, operator) revoke token ID at once\n";
 

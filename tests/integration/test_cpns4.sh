@@ -14,11 +14,23 @@
 # expired and revoked tokens get 401 with WWW-Authenticate; a token without
 # the scope 403; oversized bodies 413; malformed JSON 400; unknown paths
 # 404; paging past the end 404; connection and idle limits hold; tokens
-# survive kill -9; no token appears in any log. Ports 43680-43699.
+# survive kill -9; no token appears in any log.
+# Capabilities and statuses (issues 4 and 5): a PN GW and a PNE of PN home
+# report them; a member lists the external server ext.eye among home's
+# readers; a caps:read / status:read token of ext.eye reads them (the same
+# JSON as a CoAP client gets), one that is not listed gets 403 (as another
+# PN's gateway does over CoAP), one without the scope 403 insufficient_scope;
+# a status change is seen by the next GET; withdrawing the reader is 403 at
+# the next request, revoking the token 401. Ports 43680-43699.
 source "$(dirname "$0")/lib.sh"
 CHECK=$BUILD/tests/openapi_check
 SPEC=$TOP/docs/cpns4-openapi.json
-mknet --pnes 0 --base 43680
+mknet --pnes 1 --base 43680
+# Inside this test's ports: the PNE's source (mknet puts it at base+112), and
+# capabilities read once an hour, so that two reads a second apart agree.
+sed -i 's/^source = 127.0.0.1:.*/source = 127.0.0.1:43697/' "$NET/phone.conf"
+printf '[capabilities]\nperiod = 3600\n' >> "$NET/phone.conf"
+printf '[capabilities]\nperiod = 3600\n' >> "$NET/gw.conf"
 URI=coaps://127.0.0.1:43680
 HPORT=43685
 BASE=https://127.0.0.1:$HPORT
@@ -65,6 +77,22 @@ printf '[cpnsctl]\nuri = %s\nidentity = gw-a\nkey_file = %s\n' "$URI" "$NET/gw-a
 kill -HUP "$(pid_of server)"
 sleep 1
 coapc() { timeout 20 coap-client-openssl -B 5 -u gw-a -k "$(printf '%s' "$k" | xxd -r -p)" "$@"; }
+coapa() { timeout 20 coap-client-openssl -B 5 -u admin -k "$(printf '%s' "$(cat "$NET/admin.key")" | xxd -r -p)" "$@"; }
+
+# ---- PN home: a gateway and a PNE, their capabilities and statuses ----
+start_gw
+start_pne phone
+check "the phone registers in PN home" wait_for 20 is_state server.ctl home phone online
+check "the phone's capabilities reach the server" \
+  wait_for 20 bash -c "'$CTL' -t 5000 -P '$NET/server.ctl' get pns/home/entities/phone/caps >/dev/null 2>&1"
+check "the phone's application sets its status" ctl phone.ctl status set busy --attr battery=57 --text "at home"
+check "... which reaches the server" \
+  wait_for 10 bash -c "'$CTL' -t 5000 -P '$NET/server.ctl' status show home phone | grep -q 'busy.*battery=57'"
+out=$(ctl phone.ctl pn readers home ext. 2>&1 || true)
+check "a reader 'ext.' without a name is refused (4.00)" has "$out" "4\.00.*ext\.<name>"
+check "a member of PN home lists the external server ext.eye among its readers" \
+  ctl phone.ctl pn readers home ext.eye
+check "... which the server keeps" has "$(ctlj server.ctl pn readers home)" '"ext\.eye"'
 
 # ---- tokens ----
 # token NAME SCOPES [TTL]: creates it, saves it to $T/NAME.tok and its id to $T/NAME.id
@@ -83,9 +111,17 @@ token watcher interests:read,interests:write
 token all services:read,services:write,interests:read,interests:write
 token short services:read 1
 token usage usage:read
-for s in services:read services:write interests:read interests:write usage:read; do token "only-${s/:/-}" "$s"; done
+check "a token may read capabilities and statuses" token eye caps:read,status:read
+token blind caps:read,status:read
+token nocaps services:read
+for s in services:read services:write interests:read interests:write usage:read caps:read status:read; do
+  token "only-${s/:/-}" "$s"
+done
 out=$(ctl server.ctl token create bad --scope services:admin 2>&1 || true)
 check "an unknown scope is refused" has "$out" "unknown scope"
+out=$(ctl server.ctl token create bad --scope caps:write 2>&1 || true)
+check "... caps:write too (read-only), naming the scopes there are" has "$out" "unknown scope.*caps:read.*status:read"
+check "the scopes are kept" has "$(ctl server.ctl token list)" "ext\.eye +caps:read,status:read"
 out=$("$CTL" -t 5000 -P "$NET/gw-a.ctl" token create gwtoken --scope services:read 2>&1 || true)
 check "only the operator creates tokens (4.03)" has "$out" "4\.03"
 out=$(ctl server.ctl token list)
@@ -189,10 +225,52 @@ cat > "$T/plan" <<EOF
 200 GET /cpns/v1/interests/\${IID} token=watcher expect="type":"gone"
 204 DELETE /cpns/v1/interests/\${IID} token=watcher
 403 GET /cpns/v1/interests/\${IID} token=watcher
+# capabilities of PN home, whose readers list ext.eye
+200 GET /cpns/v1/pns/home/caps token=eye expect="id":"phone"
+200 GET /cpns/v1/pns/home/caps?limit=1 token=eye expect="next":"
+400 GET /cpns/v1/pns/home/caps?limit=0 token=eye expect=limit
+400 GET /cpns/v1/pns/home/caps?after=a,b token=eye expect=paging
+200 GET /cpns/v1/pns/home/entities/phone/caps token=eye expect="device_type":"phone"
+200 GET /cpns/v1/pns/home/entities/gw-home/caps token=eye expect="device_type":"gateway"
+404 GET /cpns/v1/pns/home/entities/nobody/caps token=eye expect=capabilities
+403 GET /cpns/v1/pns/home/caps token=blind expect=ext.blind
+403 GET /cpns/v1/pns/home/entities/phone/caps token=blind expect=ext.blind
+403 GET /cpns/v1/pns/a/caps token=eye expect=ext.eye
+403 GET /cpns/v1/pns/nowhere/entities/phone/caps token=eye expect=ext.eye
+403 GET /cpns/v1/pns/home/caps token=nocaps header=WWW-Authenticate expect=caps:read
+403 GET /cpns/v1/pns/home/entities/phone/caps token=only-status-read header=WWW-Authenticate expect=caps:read
+405 PUT /cpns/v1/pns/home/entities/phone/caps token=eye schema=Error header=Allow
+405 PATCH /cpns/v1/pns/home/entities/phone/caps token=eye schema=Error header=Allow
+# statuses of PN home
+200 GET /cpns/v1/pns/home/status token=eye expect="id":"phone"
+200 GET /cpns/v1/pns/home/entities/phone/status token=eye expect="state":"busy"
+200 GET /cpns/v1/pns/home/entities/phone/status/battery token=eye expect="value":57
+200 GET /cpns/v1/pns/home/entities/phone/status/state token=eye expect="state":"busy"
+200 GET /cpns/v1/pns/home/entities/phone/status/text token=eye expect=home
+404 GET /cpns/v1/pns/home/entities/phone/status/signal token=eye expect=signal
+404 GET /cpns/v1/pns/home/entities/nobody/status token=eye expect=entity
+400 GET /cpns/v1/pns/home/entities/phone/status/battery?c.lt=20 token=eye expect=Observe
+400 GET /cpns/v1/pns/home/status?x=1 token=eye expect=query
+403 GET /cpns/v1/pns/home/status token=blind expect=ext.blind
+403 GET /cpns/v1/pns/home/entities/phone/status token=blind expect=ext.blind
+403 GET /cpns/v1/pns/home/entities/phone/status/battery token=blind expect=ext.blind
+403 GET /cpns/v1/pns/a/status token=eye expect=ext.eye
+403 GET /cpns/v1/pns/home/entities/phone/status token=nocaps header=WWW-Authenticate expect=status:read
+403 GET /cpns/v1/pns/home/status token=only-caps-read header=WWW-Authenticate expect=status:read
+405 POST /cpns/v1/pns/home/status token=eye schema=Error header=Allow
+405 PUT /cpns/v1/pns/home/entities/phone/status token=eye schema=Error header=Allow
+# a reader of a PN's capabilities and statuses reads nothing else of it
+404 GET /cpns/v1/pns/home token=eye schema=Error
+404 GET /cpns/v1/pns/home/readers token=eye schema=Error
+404 GET /cpns/v1/pns/home/entities/phone token=eye schema=Error
+404 GET /cpns/v1/pns/home/policies token=eye schema=Error
+404 GET /cpns/v1/stats/status token=eye schema=Error
 EOF
 targs=()
-for n in acme reader other watcher all wrong garbage usage; do targs+=(--token "$n=$T/$n.tok"); done
-for s in services:read services:write interests:read interests:write usage:read; do
+for n in acme reader other watcher all wrong garbage usage eye blind nocaps only-caps-read only-status-read; do
+  targs+=(--token "$n=$T/$n.tok")
+done
+for s in services:read services:write interests:read interests:write usage:read caps:read status:read; do
   targs+=(--scope-token "$s=$T/only-${s/:/-}.tok")
 done
 rc=0
@@ -203,7 +281,7 @@ check "docs/cpns4-openapi.json matches the running server ($(grep -c '^ok - ' "$
 
 # ---- the same resources as CoAP ----
 hc() { curl -sS --cacert "$NET/https.crt" -H @"$T/hdr-$1" "${@:2}"; }
-for n in acme reader other all short; do printf 'Authorization: Bearer %s\n' "$(cat "$T/$n.tok")" > "$T/hdr-$n"; done
+for n in acme reader other all short eye blind; do printf 'Authorization: Bearer %s\n' "$(cat "$T/$n.tok")" > "$T/hdr-$n"; done
 SID=$(hc acme -H 'Content-Type: application/json' --data-binary @"$T/pub.json" "$API/services" | sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p')
 check "an external server publishes over HTTPS" test -n "$SID"
 hc reader "$API/services/$SID" > "$T/http.json"
@@ -232,6 +310,56 @@ code=$(hc acme -o /dev/null -w '%{http_code}' -X DELETE "$API/services/$SID")
 check "its offerer unpublishes it over HTTPS (204)" test "$code" = 204
 out=$(coapc -m get "$URI/cpns/v1/services/$SID" 2>&1 || true)
 check "... and CoAP clients see it gone (4.04)" has "$out" "4\.04"
+
+# ---- capabilities and statuses: the same as CoAP, fresh, only while allowed ----
+# same_as_coap PATH: ext.eye over HTTPS and the operator over CoAP (Accept:
+# JSON) get the same bytes; tried up to 3 times, in case a report fell between.
+same_as_coap() {
+  local i
+  for i in 1 2 3; do
+    hc eye "$API/$1" > "$T/same-http.json"
+    coapa -A 50 -m get "$URI/cpns/v1/$1" > "$T/same-coap.json" 2>/dev/null
+    grep -q '"updated"' "$T/same-http.json" &&
+      diff -q <(tr -d '\n' < "$T/same-http.json") <(tr -d '\n' < "$T/same-coap.json") >/dev/null && return 0
+    sleep 1
+  done
+  echo "  HTTPS: $(head -c 300 "$T/same-http.json")"; echo "  CoAP:  $(head -c 300 "$T/same-coap.json")"
+  return 1
+}
+check "the phone's capabilities over HTTPS are the CoAP answer, byte for byte" \
+  same_as_coap pns/home/entities/phone/caps
+check "... and so is the PN's page of capabilities" same_as_coap pns/home/caps
+check "... the phone's status" same_as_coap pns/home/entities/phone/status
+check "... one attribute of it" same_as_coap pns/home/entities/phone/status/battery
+check "... and the PN's statuses" same_as_coap pns/home/status
+out=$(coapc -m get "$URI/cpns/v1/pns/home/caps" 2>&1 || true)
+check "over CoAP another PN's gateway is still refused home's capabilities (4.03)" has "$out" "4\.03"
+out=$(coapc -m get "$URI/cpns/v1/pns/home/entities/phone/status" 2>&1 || true)
+check "... and its statuses (4.03)" has "$out" "4\.03"
+code=$(hc eye -o /dev/null -w '%{http_code}' -H 'Observe: 0' "$API/pns/home/entities/phone/status")
+check "an Observe header means nothing over HTTPS: a plain answer (200)" test "$code" = 200
+check "the phone's application changes its status" ctl phone.ctl status set away --attr battery=31
+check "... which the server has soon" \
+  wait_for 10 bash -c "'$CTL' -t 5000 -P '$NET/server.ctl' status show home phone | grep -q 'away.*battery=31'"
+out=$(hc eye "$API/pns/home/entities/phone/status")
+check "... and the external server's next GET shows it" has "$out" '"state":"away".*"battery":31'
+check "... so does its next GET of the attribute" \
+  has "$(hc eye "$API/pns/home/entities/phone/status/battery")" '"value":31,"state":"away"'
+check "... and of the PN's statuses" has "$(hc eye "$API/pns/home/status")" '"id":"phone","status":\{"state":"away"'
+check "a member withdraws ext.eye from home's readers" ctl phone.ctl put pns/home/readers '{"readers":[]}'
+code=$(hc eye -o /dev/null -w '%{http_code}' "$API/pns/home/entities/phone/caps")
+check "... the external server's next read of capabilities is 403" test "$code" = 403
+code=$(hc eye -o /dev/null -w '%{http_code}' "$API/pns/home/entities/phone/status")
+check "... and of statuses" test "$code" = 403
+check "the operator lists it again" ctl server.ctl pn readers home ext.eye
+code=$(hc eye -o /dev/null -w '%{http_code}' "$API/pns/home/caps")
+check "... and it reads again (200)" test "$code" = 200
+check "the operator revokes ext.eye's token" ctl server.ctl token revoke "$(cat "$T/eye.id")"
+out=$(hc eye -i "$API/pns/home/caps")
+check "... its next read of capabilities is 401 invalid_token" \
+  bash -c "grep -q '^HTTP/1.1 401' <<<'$out' && grep -qi '^WWW-Authenticate: Bearer .*error=\"invalid_token\"' <<<'$out'"
+code=$(hc eye -o /dev/null -w '%{http_code}' "$API/pns/home/entities/phone/status")
+check "... and of statuses" test "$code" = 401
 
 # ---- tokens that expire, are revoked, survive ----
 sleep 2

@@ -129,6 +129,14 @@ static void test_scopes(void **state) {
   assert_string_equal(cpns4_scope_name(CPNS4_SCOPE_SERVICES_WRITE), "services:write");
   assert_int_equal(cpns4_scopes_parse("usage:read", &s, err, sizeof err), 0);
   assert_int_equal(s, CPNS4_SCOPE_USAGE_READ);
+  assert_int_equal(cpns4_scopes_parse("caps:read,status:read", &s, err, sizeof err), 0);
+  assert_int_equal(s, CPNS4_SCOPE_CAPS_READ | CPNS4_SCOPE_STATUS_READ);
+  assert_int_equal(cpns4_scopes_parse("caps:write", &s, err, sizeof err), CPNS_ERR_INVAL);
+  assert_non_null(strstr(err, "status:read"));
+  assert_int_equal(cpns4_scopes_parse("status:write", &s, err, sizeof err), CPNS_ERR_INVAL);
+  cpns4_scopes_format(CPNS4_SCOPES_ALL, text);
+  assert_string_equal(text, "services:read,services:write,interests:read,interests:write,usage:read,"
+                            "caps:read,status:read");
   const struct cpns4_op *op;
   char allow[64];
   assert_int_equal(cpns4_op_find("GET", "usage/summary", &op, allow, sizeof allow), 0);
@@ -159,8 +167,30 @@ static void test_ops(void **state) {
     assert_int_equal(cpns4_op_find("GET", none[i], &op, allow, sizeof allow), CPNS_ERR_NOTFOUND);
   size_t n = 0;
   const struct cpns4_op *all = cpns4_ops(&n);
-  assert_int_equal(n, 11);
+  assert_int_equal(n, 16);
   for (size_t i = 0; i < n; i++) assert_non_null(cpns4_scope_name(all[i].scope));
+  /* Capabilities and status: read-only; status reads take no query. */
+  assert_int_equal(cpns4_op_find("GET", "pns/home/caps", &op, allow, sizeof allow), 0);
+  assert_int_equal(op->scope, CPNS4_SCOPE_CAPS_READ);
+  assert_false(op->no_query);
+  assert_int_equal(cpns4_op_find("GET", "pns/home/entities/phone/caps", &op, allow, sizeof allow), 0);
+  assert_int_equal(op->scope, CPNS4_SCOPE_CAPS_READ);
+  assert_int_equal(cpns4_op_find("GET", "pns/home/status", &op, allow, sizeof allow), 0);
+  assert_int_equal(op->scope, CPNS4_SCOPE_STATUS_READ);
+  assert_true(op->no_query);
+  assert_int_equal(cpns4_op_find("GET", "pns/home/entities/phone/status", &op, allow, sizeof allow), 0);
+  assert_int_equal(op->scope, CPNS4_SCOPE_STATUS_READ);
+  assert_int_equal(cpns4_op_find("GET", "pns/home/entities/phone/status/battery", &op, allow, sizeof allow), 0);
+  assert_true(op->no_query);
+  assert_int_equal(cpns4_op_find("PUT", "pns/home/entities/phone/caps", &op, allow, sizeof allow), CPNS_ERR_DENIED);
+  assert_string_equal(allow, "GET");
+  assert_int_equal(cpns4_op_find("POST", "pns/home/status", &op, allow, sizeof allow), CPNS_ERR_DENIED);
+  assert_int_equal(cpns4_op_find("PATCH", "pns/home/entities/phone/caps", &op, allow, sizeof allow), CPNS_ERR_DENIED);
+  const char *inventory[] = {"pns/home", "pns/home/readers", "pns/home/entities", "pns/home/entities/phone",
+                             "pns/home/policies", "pns/home/usage", "pns/home/entities/phone/status/battery/x",
+                             "pns/home/caps/x", "stats/status"};
+  for (size_t i = 0; i < sizeof inventory / sizeof inventory[0]; i++)
+    assert_int_equal(cpns4_op_find("GET", inventory[i], &op, allow, sizeof allow), CPNS_ERR_NOTFOUND);
   /* A tiny allow buffer is cut, never overrun. */
   char tiny[5];
   assert_int_equal(cpns4_op_find("PATCH", "services/x", &op, tiny, sizeof tiny), CPNS_ERR_DENIED);

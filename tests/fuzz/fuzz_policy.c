@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Fuzz target for the policy-based reports of status management (spec
+ * 5.5.3.2): the rule of POST pns/{pn}/policies, decoded by the server's
+ * policy_from_body(), and a report (POST reports at a PN GW and at the
+ * target PNE), checked by cpns_status_report_check(). The first byte picks
+ * the decoder of the rest (odd: CBOR, even: JSON, as in fuzz_codec.c, so
+ * seeds can start with 'c' or 'j'); what decodes goes through both. When
+ * the first byte is 'a', the rest is instead the answer text of GET
+ * pns/{pn}/policies for the C API (client_status__decode_policies).
+ *
+ * policy_from_body() is static in server/status.c, so this file includes
+ * that file (a stub stands in for the one server symbol it needs besides
+ * libcpns); the decoder is fuzzed as the server runs it, not a copy.
+ *
+ * Checked, aborting on any violation: a refusal is CPNS_ERR_INVAL with a
+ * reason; an accepted rule has valid ids, exactly one condition (a known
+ * presence state, or an attribute name with a finite bounded threshold),
+ * and its JSON (policy_json, less the server's fields) decodes to the same
+ * rule; an accepted report names its policy, entity and target by id and
+ * is accepted again after a trip through both encodings; an accepted
+ * answer holds rules of valid ids and one known condition each, and a
+ * refused one leaves the outputs untouched. */
+#include "../../server/status.c"
+
+#include <stdint.h>
+
+#include "client_api.h"
+#include "codec.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The one server function server/status.c calls outside libcpns: policy
+ * reports go to a PN's gateway. Never reached here. */
+void inventory__tell_gateway(struct server *srv, const char *pn, coap_pdu_code_t method,
+                             const char *path, const json_t *body) {
+  (void)srv;
+  (void)pn;
+  (void)method;
+  (void)path;
+  (void)body;
+  abort();
+}
+
+static void check_fail(int rc, const char *err) {
+  if (rc != CPNS_ERR_INVAL || !err[0]) abort();
+}
+
+static void check_terminated(const char *s, size_t size) {
+  if (!memchr(s, '\0', size)) abort();
+}
+
+static bool same_rule(const struct cpns_policy_rec *a, const struct cpns_policy_rec *b) {
+  return strcmp(a->id, b->id) == 0 && strcmp(a->entity, b->entity) == 0 &&
+         strcmp(a->attr, b->attr) == 0 && strcmp(a->state, b->state) == 0 &&
+         strcmp(a->target, b->target) == 0 && strcmp(a->target_pn, b->target_pn) == 0 &&
+         a->op == b->op && (a->op == CPNS_POLICY_STATE || a->threshold == b->threshold);
+}
+
+static void fuzz_rule(const json_t *v) {
+  struct cpns_policy_rec p;
+  memset(&p, 0, sizeof p);
+  char err[CPNS_DIAG_MAX] = "";
+  int rc = policy_from_body(v, &p, err, sizeof err);
+  if (rc) {
+    check_fail(rc, err);
+    return;
+  }
+  check_terminated(p.id, sizeof p.id);
+  check_terminated(p.attr, sizeof p.attr);
+  check_terminated(p.state, sizeof p.state);
+  check_terminated(p.target_pn, sizeof p.target_pn);
+  if ((p.id[0] && !cpns_valid_id(p.id)) || !cpns_valid_id(p.entity) || !cpns_valid_id(p.target) ||
+      (p.target_pn[0] && !cpns_valid_id(p.target_pn)))
+    abort();
+  switch (p.op) {
+  case CPNS_POLICY_STATE:
+    if (cpns_presence_parse(p.state) < 0 || p.attr[0]) abort();
+    break;
+  case CPNS_POLICY_LT:
+  case CPNS_POLICY_GT:
+    if (p.state[0] || !cpns_status_attr_name_valid(p.attr) || !isfinite(p.threshold) ||
+        fabs(p.threshold) > CPNS_STATUS_VALUE_MAX)
+      abort();
+    break;
+  default: abort();
+  }
+  /* What the server answers about the rule, less its own fields, is the
+   * same rule again (a client copying a rule). */
+  json_t *o = policy_json(&p);
+  if (!o) abort();
+  static const char *const server_fields[] = {"created_by", "created", "active", "fired",
+                                              "last_fired"};
+  for (size_t i = 0; i < sizeof server_fields / sizeof server_fields[0]; i++)
+    if (json_object_del(o, server_fields[i])) abort();
+  if (!p.target_pn[0]) json_object_del(o, "target_pn");
+  if (!p.id[0]) json_object_del(o, "id");
+  struct cpns_policy_rec back;
+  memset(&back, 0, sizeof back);
+  if (policy_from_body(o, &back, err, sizeof err) || !same_rule(&p, &back)) abort();
+  json_decref(o);
+}
+
+static void fuzz_report(const json_t *v) {
+  char err[CPNS_DIAG_MAX] = "";
+  int rc = cpns_status_report_check(v, err, sizeof err);
+  if (rc) {
+    check_fail(rc, err);
+    return;
+  }
+  static const char *const ids[] = {"policy", "entity", "target"};
+  for (size_t i = 0; i < 3; i++) {
+    const char *s = json_string_value(json_object_get(v, ids[i]));
+    if (!s || !cpns_valid_id(s)) abort();
+  }
+  static const int cfs[] = {CPNS_CF_CBOR, CPNS_CF_JSON};
+  for (size_t i = 0; i < 2; i++) {
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    json_t *back = NULL;
+    if (cpns_codec_encode(v, cfs[i], &buf, &len)) abort();
+    if (cpns_codec_decode(buf, len, cfs[i], NULL, &back, err, sizeof err)) abort();
+    if (cpns_status_report_check(back, err, sizeof err)) abort();
+    json_decref(back);
+    free(buf);
+  }
+}
+
+static void fuzz_answer(const uint8_t *data, size_t size) {
+  char *text = malloc(size + 1);
+  if (!text) return;
+  memcpy(text, data, size);
+  text[size] = '\0';
+  cpns_policy_t *ps = (cpns_policy_t *)&ps;
+  size_t n = 12345;
+  int rc = client_status__decode_policies(text, &ps, &n);
+  free(text);
+  if (rc) {
+    if ((rc != CPNS_ERR_PROTO && rc != CPNS_ERR_NOMEM) || ps != (cpns_policy_t *)&ps || n != 12345)
+      abort();
+    return;
+  }
+  if (n && !ps) abort();
+  for (size_t i = 0; i < n; i++) {
+    const cpns_policy_t *p = &ps[i];
+    if (!cpns_valid_id(p->id) || !cpns_valid_id(p->entity) || !cpns_valid_id(p->target) ||
+        !cpns_valid_id(p->target_pn) || (p->created_by[0] && !cpns_valid_id(p->created_by)))
+      abort();
+    if (p->kind == CPNS_POLICY_BECOMES) {
+      if (cpns_presence_parse(cpns_presence_name(p->state)) != (int)p->state) abort();
+    } else if (p->kind == CPNS_POLICY_BELOW || p->kind == CPNS_POLICY_ABOVE) {
+      if (!cpns_status_attr_name_valid(p->attr) || !isfinite(p->threshold)) abort();
+    } else {
+      abort();
+    }
+  }
+  free(ps);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  if (size < 1) return 0;
+  if (data[0] == 'a') {
+    fuzz_answer(data + 1, size - 1);
+    return 0;
+  }
+  int cf = (data[0] & 1) ? CPNS_CF_CBOR : CPNS_CF_JSON;
+  json_t *v = NULL;
+  char err[160];
+  if (cpns_codec_decode(data + 1, size - 1, cf, &cpns_codec_default_limits, &v, err, sizeof err))
+    return 0;
+  fuzz_rule(v);
+  fuzz_report(v);
+  json_decref(v);
+  return 0;
+}
