@@ -50,6 +50,7 @@ struct gw_conf {
   long caps_min_interval;
   long caps_page_max;
   long caps_reports_per_minute;
+  long max_relayed_interests; /* [limits] (services.c) */
   struct cpns_node_limits limits;
   struct cpns_usage_conf usage; /* [usage] (usage.c) */
   int log_level;
@@ -98,6 +99,7 @@ void groups__registered(struct gw *gw);
 /* services.c: the PNEs' requests to the Metadata Directory (services,
  * interests), relayed to the server On-Behalf-Of each PNE. */
 int services__init(struct gw *gw);
+void services__free(void);
 
 /* caps.c: device capabilities (5.5.1) of the PN's entities and the
  * gateway's own, reported to the server through the change queue. */

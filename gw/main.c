@@ -57,6 +57,9 @@ static const struct cpns_option gw_options[] = {
     CPNS_OPT_I("limits", "caps_reports_per_minute", S, caps_reports_per_minute, "60", 0, 60000,
                false, "Capability reports (PUT, PATCH) one PNE may make a minute after a burst of "
                "5; beyond, 4.29. 0 = no bound."),
+    CPNS_OPT_I("limits", "max_relayed_interests", S, max_relayed_interests, "64", 1, 10000, false,
+               "Interests of the PN's PNEs observed at the server at once for them (one upstream "
+               "observation each, shared by its observers here); beyond, 5.03."),
     CPNS_CAPS_OPTIONS(S),
     CPNS_USAGE_GW_OPTIONS(S),
     CPNS_NODE_LIMIT_OPTIONS(S, "512", "32", "1024", "10000", "1000", "3"),
@@ -222,6 +225,7 @@ int main(int argc, char **argv) {
 out:
   cpns_neighbors_free(g_neighbors);
   status__free(); /* before the node: it holds references to sessions */
+  services__free(); /* likewise */
   cpns_node_free(gw.node); /* first: its last callbacks still use gw.up */
   upstream__free(gw.up);
   groups__free();

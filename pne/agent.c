@@ -110,7 +110,10 @@ static void registered(void *arg, int code, const json_t *body, const char *diag
   bool fresh = p->state != PNE_REGISTERED;
   p->state = PNE_REGISTERED;
   p->next_refresh = now_s() + (p->granted_lifetime / 2 > 1 ? p->granted_lifetime / 2 : 1);
-  if (fresh) caps__registered(p);
+  if (fresh) {
+    caps__registered(p);
+    services__registered(p);
+  }
 }
 
 static void send_registration(struct pne *p) {

@@ -2,8 +2,9 @@
 /* CPNS-5: the resources applications on this device use (libcpns's client
  * API, cpnsctl, or any CoAP client on the loopback address), and CPNS-6: the
  * gateway's requests to this PNE, which arrive on the session we opened.
- * PN management requests are relayed unchanged to the gateway, under this
- * PNE's identity: the gateway decides what this PNE may do. */
+ * PN management, Service Group and Metadata Directory requests are relayed
+ * unchanged to the gateway, under this PNE's identity: the gateway decides
+ * what this PNE may do. */
 #include <string.h>
 
 #include "log.h"
@@ -126,6 +127,19 @@ int local__init(struct pne *p) {
       {COAP_REQUEST_CODE_PUT, "groups/*/members/*"},
       {COAP_REQUEST_CODE_DELETE, "groups/*/members/*"},
       {COAP_REQUEST_CODE_GET, "groups/*/key"},
+      /* The Metadata Directory (spec 5.5.5): the PNE is the offerer and the
+       * owner of the interests; GET interests/{id} is services.c's (its
+       * Observe is relayed once per interest). */
+      {COAP_REQUEST_CODE_POST, "services"},
+      {COAP_REQUEST_CODE_GET, "services"},
+      {COAP_REQUEST_CODE_FETCH, "services"},
+      {COAP_REQUEST_CODE_GET, "services/*"},
+      {COAP_REQUEST_CODE_PUT, "services/*"},
+      {COAP_REQUEST_CODE_POST, "services/*"},
+      {COAP_REQUEST_CODE_DELETE, "services/*"},
+      {COAP_REQUEST_CODE_POST, "interests"},
+      {COAP_REQUEST_CODE_GET, "interests"},
+      {COAP_REQUEST_CODE_DELETE, "interests/*"},
   };
   for (size_t i = 0; i < sizeof relayed / sizeof relayed[0]; i++)
     rc |= cpns_node_route_as(n, relayed[i].m, relayed[i].path, local, "act for this PNE", relay, p);

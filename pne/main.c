@@ -48,6 +48,16 @@ static const struct cpns_option pne_options[] = {
     CPNS_OPT_I("limits", "keepalive", S, limits.keepalive, "15", 0, 3600, false,
                "Seconds between pings on the gateway session; 0 = off."),
     CPNS_STATUS_PNE_OPTIONS(S),
+    CPNS_OPT_S("services", "interests", S, interests, "",
+               "This PNE's own interests, saved through its gateway after each registration and "
+               "observed: lookup queries as in GET /services, without paging, separated by ';' "
+               "(e.g. kw=tv,video&match=any; kw=radio), at most 8. Each new matching service is "
+               "an advert (logged, kept, GET /self/adverts)."),
+    CPNS_OPT_I("services", "max_adverts", S, max_adverts, "32", 1, 1024, false,
+               "Adverts kept for GET /self/adverts (the latest)."),
+    CPNS_OPT_I("services", "max_relayed", S, max_relayed_interests, "16", 1, 1000, false,
+               "Interests observed at the gateway at once (the PNE's own and its applications'; one "
+               "observation each, shared by its observers here); beyond, 5.03."),
     CPNS_LOG_OPTIONS(S),
 };
 #undef S
@@ -141,6 +151,11 @@ int main(int argc, char **argv) {
     ex = CPNS_EXIT_SOFTWARE;
     goto out;
   }
+  if (services__init(&p)) {
+    log_err("pne", "initialization failed (services)");
+    ex = CPNS_EXIT_CONFIG;
+    goto out;
+  }
   if (p.daemon.print_authz) {
     cpns_node_write_authz(p.node, stdout);
     ex = 0;
@@ -157,6 +172,7 @@ out:
   if (p.session) coap_session_release(p.session);
   cpns_neighbors_free(p.neighbors);
   status__free(); /* before the node: it holds references to sessions */
+  services__free(); /* likewise */
   cpns_node_free(p.node);
   usage__free(); /* after the node: its last callbacks still use it */
   caps__free(); /* after the node: its last callbacks still use it */

@@ -48,7 +48,14 @@ struct pne_conf {
   int log_level;
   char log_target[16];
   struct cpns_status_conf status; /* [status] (status.c) */
+  char interests[1024];           /* [services] (services.c) */
+  long max_adverts;
+  long max_relayed_interests;
 };
+
+/* The PNE's own interests ([services] interests): as many as the server
+ * lets one identity save by default ([limits] max_interests_per_owner). */
+#define PNE_OWN_INTERESTS_MAX 8
 
 enum pne_state {
   PNE_SEARCHING,   /* no gateway known yet */
@@ -113,5 +120,18 @@ void caps__free(void);
 void caps__reload(struct pne *p);
 /* The PNE registered (again) with its gateway. */
 void caps__registered(struct pne *p);
+
+/* services.c: service discovery (5.5.5) for the device's applications:
+ * observations of interests relayed once each to the gateway, and this
+ * PNE's own interests, whose events are kept as adverts (self/adverts). */
+int services__init(struct pne *p);
+void services__free(void);
+/* The PNE registered (again) with its gateway: its interests are saved. */
+void services__registered(struct pne *p);
+/* Decodes [services] interests ("kw=a,b&match=any; kw=c") into at most max
+ * canonical queries (new references in out[0..*n)); CPNS_ERR_INVAL with
+ * the reason in err. */
+int services__parse_interests(const char *text, json_t **out, size_t max, size_t *n, char *err,
+                              size_t errlen);
 
 #endif

@@ -10,8 +10,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "client_internal.h"
 #include "cpnsctl.h"
 #include "msg.h"
+#include "obsclient.h"
 #include "service.h"
 
 /* The largest description file read: far above what the server accepts
@@ -34,7 +36,13 @@ const char ctl_services_usage[] =
     "                           save a query: its resource tells observers of matching services\n"
     "  interest list            the interests you saved (the operator: all)\n"
     "  interest show ID         an interest's query and latest events\n"
-    "  interest remove ID       remove an interest\n";
+    "  interest remove ID       remove an interest\n"
+    "  interest watch ID [--for S]\n"
+    "                           observe an interest: a line per event (a matching service\n"
+    "                           appeared, changed or went away), for S seconds (0: until ^C)\n"
+    "  service adverts [--watch [--for S]]\n"
+    "                           the adverts a PNE kept for its own interests ([services]\n"
+    "                           interests; ask the PNE: -P app.ctl); --watch: observe them\n";
 
 static const char *str(const json_t *o, const char *k) {
   const char *s = json_string_value(json_object_get(o, k));
@@ -304,12 +312,126 @@ static int publish(cpns_client_t *c, bool json, const char *method, const char *
   return ex;
 }
 
+/* ---- watching: interest watch, service adverts --watch ---- */
+
+#define CTL_WATCH_STEP_MS 200
+#define CTL_WATCH_MAX_S 86400
+
+struct ctl_watch {
+  bool json, adverts, over;
+  int code; /* the final answer (an error), 0 while it goes on */
+  char diag[CPNS_DIAG_MAX];
+  long long last; /* the newest seq (interest) or total (adverts) printed */
+};
+
+/* Prints what is new in a notification: the events (or adverts) after the
+ * last one printed; the first answer prints what is there already. */
+static void watch_print(struct ctl_watch *w, const json_t *body) {
+  if (w->json) {
+    char *t = json_dumps(body, JSON_COMPACT);
+    if (t) printf("%s\n", t);
+    free(t);
+    fflush(stdout);
+    return;
+  }
+  const json_t *list = json_object_get(body, w->adverts ? "adverts" : "events");
+  size_t i;
+  json_t *e;
+  long long newest = w->last;
+  json_array_foreach(list, i, e) {
+    long long seq = w->adverts ? (long long)i : num(e, "seq");
+    if (!w->adverts && seq <= w->last) continue;
+    if (w->adverts && (long long)json_array_size(list) - (long long)i > num(body, "total") - w->last)
+      continue;
+    char when[32];
+    if (w->adverts)
+      printf("%-9s %-17s %-24.24s %-16.16s interest %s %s\n", str(e, "type"), str(e, "service"),
+             str(e, "name"), str(e, "offerer"), str(e, "interest"),
+             relative(num(e, "received"), when, sizeof when));
+    else
+      printf("%-5lld %-9s %-17s %-24.24s %-16.16s %s\n", seq, str(e, "type"), str(e, "service"),
+             str(e, "name"), str(e, "offerer"), relative(num(e, "at"), when, sizeof when));
+    if (seq > newest) newest = seq;
+  }
+  w->last = w->adverts ? num(body, "total") : newest;
+  fflush(stdout);
+}
+
+static void watch_note(void *arg, struct cpns_observation *o, int code, const json_t *body,
+                       const char *diag, bool observing) {
+  (void)o;
+  struct ctl_watch *w = arg;
+  if (code >= 200 && code < 300 && body) watch_print(w, body);
+  if (observing) return;
+  w->over = true;
+  w->code = code >= 200 && code < 300 ? 0 : code;
+  snprintf(w->diag, sizeof w->diag, "%s", code >= 200 && code < 300 ? "the observation ended"
+                                          : code < 0 ? cpns_strerror(code) : diag);
+}
+
+static int ctl_watch(cpns_client_t *c, const char *path, bool json, bool adverts, long seconds) {
+  struct cpns_obsclient *oc = client__obsclient(c);
+  struct ctl_watch w = {.json = json, .adverts = adverts};
+  struct cpns_observation *o = NULL;
+  int rc = oc ? client__connect(c) : CPNS_ERR_NOMEM;
+  if (!rc)
+    rc = cpns_obsclient_start(oc, client__session(c), path, NULL, NULL, false, watch_note, &w, &o);
+  if (rc) {
+    fprintf(stderr, "cpnsctl: GET %s: %s\n", path, cpns_strerror(rc));
+    return EXIT_UNREACHABLE;
+  }
+  time_t end = seconds ? time(NULL) + seconds : 0;
+  while (!w.over && (!end || time(NULL) < end)) cpns_node_step(client__node(c), CTL_WATCH_STEP_MS);
+  if (!w.over) {
+    /* RFC 7641 §3.6: ours to end. */
+    cpns_obsclient_stop(oc, o, client__session(c));
+    cpns_node_step(client__node(c), 0);
+    return 0;
+  }
+  if (!w.code) return 0;
+  fprintf(stderr, "cpnsctl: GET %s: %d %s\n", path, w.code, w.diag);
+  return w.code > 0 ? EXIT_REFUSED : EXIT_UNREACHABLE;
+}
+
+/* "--for S" at argv[i]: the seconds in *out; false (said) when bad. */
+static bool watch_for(int argc, char **argv, int i, long *out) {
+  if (i >= argc) return true;
+  char *end = NULL;
+  long v = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : -1;
+  if (strcmp(argv[i], "--for") || i + 2 != argc || !end || *end || v < 0 || v > CTL_WATCH_MAX_S) {
+    fprintf(stderr, "cpnsctl: expected --for SECONDS (0..%d)\n", CTL_WATCH_MAX_S);
+    return false;
+  }
+  *out = v;
+  return true;
+}
+
 int ctl_service_command(cpns_client_t *c, bool json, int argc, char **argv) {
   char path[CPNS_ID_MAX + 16];
   json_t *doc = NULL;
   int ex;
   const char *sub = argc ? argv[0] : "";
   if (!strcmp(sub, "publish") && argc == 2) return publish(c, json, "POST", "services", argv[1]);
+  if (!strcmp(sub, "adverts")) {
+    long secs = 0;
+    if (argc >= 2 && !strcmp(argv[1], "--watch")) {
+      if (!watch_for(argc, argv, 2, &secs)) return EXIT_USAGE;
+      return ctl_watch(c, "self/adverts", json, true, secs);
+    }
+    if (argc != 1) {
+      fprintf(stderr, "Usage: cpnsctl service adverts [--watch [--for S]]\n");
+      return EXIT_USAGE;
+    }
+    ex = call(c, json, "GET", "self/adverts", NULL, NULL, &doc);
+    if (!ex && doc) {
+      struct ctl_watch w = {.adverts = true};
+      printf("%-9s %-17s %-24s %-16s %s\n", "EVENT", "SERVICE", "NAME", "OFFERER", "INTEREST");
+      watch_print(&w, doc);
+      if (json_array_size(json_object_get(doc, "adverts")) == 0) printf("(no adverts yet)\n");
+    }
+    json_decref(doc);
+    return ex;
+  }
   if (!strcmp(sub, "find")) {
     struct query_opts o;
     char query[CTL_QUERY_MAX], again[CTL_QUERY_MAX + 64];
@@ -430,6 +552,12 @@ int ctl_interest_command(cpns_client_t *c, bool json, int argc, char **argv) {
     if (!ex && doc) print_interests(doc);
     json_decref(doc);
     return ex;
+  }
+  if (!strcmp(sub, "watch") && argc >= 2) {
+    long secs = 0;
+    if (!check_id(argv[1]) || !watch_for(argc, argv, 2, &secs)) return EXIT_USAGE;
+    snprintf(path, sizeof path, "interests/%s", argv[1]);
+    return ctl_watch(c, path, json, false, secs);
   }
   if (argc != 2 || (strcmp(sub, "show") && strcmp(sub, "remove"))) {
     fprintf(stderr, "Usage: cpnsctl interest COMMAND (see cpnsctl --help)\n%s", ctl_services_usage);
