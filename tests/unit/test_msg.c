@@ -29,6 +29,10 @@ static json_t *parse(const char *text) {
   return v;
 }
 
+/* snprintf into an array that must hold the whole text: a test input cut
+ * short would test something else, so a cut fails the test. */
+#define FMT(buf, ...) assert_true(snprintf((buf), sizeof(buf), __VA_ARGS__) < (int)sizeof(buf))
+
 /* A string of n copies of c, in a static buffer (one at a time). */
 static const char *rep(char c, size_t n) {
   static char buf[1024];
@@ -101,7 +105,7 @@ static void test_msg_str(void **state) {
     assert_int_equal(cpns_msg_str(o, wrong[i], out, sizeof out, false, err, sizeof err),
                      CPNS_ERR_INVAL);
     char want[64];
-    snprintf(want, sizeof want, "'%s' must be a text string", wrong[i]);
+    FMT(want, "'%s' must be a text string", wrong[i]);
     assert_string_equal(err, want);
     assert_string_equal(out, "keep");
   }
@@ -130,7 +134,7 @@ static void test_msg_int(void **state) {
     if (cpns_msg_int(o, bad[i], 2, 86400, &v, false, err, sizeof err) != CPNS_ERR_INVAL)
       fail_msg("'%s' accepted", bad[i]);
     char want[64];
-    snprintf(want, sizeof want, "'%s' must be an integer in 2..86400", bad[i]);
+    FMT(want, "'%s' must be an integer in 2..86400", bad[i]);
     assert_string_equal(err, want);
     assert_int_equal(v, 77);
   }
@@ -156,7 +160,7 @@ static void test_msg_bool(void **state) {
     b = false;
     assert_int_equal(cpns_msg_bool(o, bad[i], &b, err, sizeof err), CPNS_ERR_INVAL);
     char want[64];
-    snprintf(want, sizeof want, "'%s' must be true or false", bad[i]);
+    FMT(want, "'%s' must be true or false", bad[i]);
     assert_string_equal(err, want);
     assert_false(b);
   }
@@ -190,7 +194,7 @@ static void test_msg_only(void **state) {
   json_object_set_new(o, rep('k', 300), json_integer(1));
   assert_int_equal(cpns_msg_only(o, allowed, err, sizeof err), CPNS_ERR_INVAL);
   char want[64];
-  snprintf(want, sizeof want, "unknown member '%s'", rep('k', 40));
+  FMT(want, "unknown member '%s'", rep('k', 40));
   assert_string_equal(err, want);
   json_decref(o);
   /* not a map */
@@ -337,7 +341,7 @@ static void test_registration_lifetime(void **state) {
   static const long good[] = {CPNS_LIFETIME_MIN, 60, CPNS_LIFETIME_MAX};
   for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
     fresh_entity(&e);
-    snprintf(text, sizeof text, "{\"lt\":%ld}", good[i]);
+    FMT(text, "{\"lt\":%ld}", good[i]);
     assert_int_equal(reg(text, &e, false, err, sizeof err), 0);
     assert_int_equal(e.lifetime, good[i]);
   }
@@ -359,18 +363,18 @@ static void test_registration_sizes_and_types(void **state) {
   char err[160], text[1200];
   /* name: 128 bytes fit, 129 do not */
   fresh_entity(&e);
-  snprintf(text, sizeof text, "{\"name\":\"%s\"}", rep('n', CPNS_NAME_MAX));
+  FMT(text, "{\"name\":\"%s\"}", rep('n', CPNS_NAME_MAX));
   assert_int_equal(reg(text, &e, false, err, sizeof err), 0);
   assert_int_equal(strlen(e.name), CPNS_NAME_MAX);
-  snprintf(text, sizeof text, "{\"name\":\"%s\"}", rep('n', CPNS_NAME_MAX + 1));
+  FMT(text, "{\"name\":\"%s\"}", rep('n', CPNS_NAME_MAX + 1));
   assert_int_equal(reg(text, &e, false, err, sizeof err), CPNS_ERR_TOOBIG);
   assert_string_equal(err, "'name' is longer than 128 bytes");
   /* type: 64 and 65 */
   fresh_entity(&e);
-  snprintf(text, sizeof text, "{\"type\":\"%s\"}", rep('t', CPNS_TYPE_MAX));
+  FMT(text, "{\"type\":\"%s\"}", rep('t', CPNS_TYPE_MAX));
   assert_int_equal(reg(text, &e, false, err, sizeof err), 0);
   assert_int_equal(strlen(e.device_type), CPNS_TYPE_MAX);
-  snprintf(text, sizeof text, "{\"type\":\"%s\"}", rep('t', CPNS_TYPE_MAX + 1));
+  FMT(text, "{\"type\":\"%s\"}", rep('t', CPNS_TYPE_MAX + 1));
   assert_int_equal(reg(text, &e, false, err, sizeof err), CPNS_ERR_TOOBIG);
   assert_string_equal(err, "'type' is longer than 64 bytes");
   /* wrong types */
@@ -415,7 +419,7 @@ static void test_registration_from_gw(void **state) {
   for (size_t i = 0; i < sizeof states / sizeof states[0]; i++) {
     fresh_entity(&e);
     e.state = CPNS_STATE_OFFLINE == states[i].st ? CPNS_STATE_ONLINE : CPNS_STATE_OFFLINE;
-    snprintf(text, sizeof text, "{\"state\":\"%s\"}", states[i].name);
+    FMT(text, "{\"state\":\"%s\"}", states[i].name);
     assert_int_equal(reg(text, &e, true, err, sizeof err), 0);
     assert_int_equal(e.state, states[i].st);
   }
@@ -440,10 +444,10 @@ static void test_registration_from_gw(void **state) {
 
   /* addr: 96 bytes fit, 97 do not */
   fresh_entity(&e);
-  snprintf(text, sizeof text, "{\"addr\":\"%s\"}", rep('a', CPNS_ADDR_MAX));
+  FMT(text, "{\"addr\":\"%s\"}", rep('a', CPNS_ADDR_MAX));
   assert_int_equal(reg(text, &e, true, err, sizeof err), 0);
   assert_int_equal(strlen(e.addr), CPNS_ADDR_MAX);
-  snprintf(text, sizeof text, "{\"addr\":\"%s\"}", rep('a', CPNS_ADDR_MAX + 1));
+  FMT(text, "{\"addr\":\"%s\"}", rep('a', CPNS_ADDR_MAX + 1));
   assert_int_equal(reg(text, &e, true, err, sizeof err), CPNS_ERR_TOOBIG);
   assert_string_equal(err, "'addr' is longer than 96 bytes");
   assert_int_equal(reg("{\"addr\":5684}", &e, true, err, sizeof err), CPNS_ERR_INVAL);
@@ -500,9 +504,9 @@ static void test_parse_pn(void **state) {
 
   /* owner must be an id; 64 bytes fit */
   fresh_pn(&p);
-  snprintf(text, sizeof text, "{\"owner\":\"%s\"}", rep('o', CPNS_ID_MAX));
+  FMT(text, "{\"owner\":\"%s\"}", rep('o', CPNS_ID_MAX));
   assert_int_equal(pn(text, &p, err, sizeof err), 0);
-  snprintf(text, sizeof text, "{\"owner\":\"%s\"}", rep('o', CPNS_ID_MAX + 1));
+  FMT(text, "{\"owner\":\"%s\"}", rep('o', CPNS_ID_MAX + 1));
   assert_int_equal(pn(text, &p, err, sizeof err), CPNS_ERR_TOOBIG);
   static const char *const bad_owner[] = {"{\"owner\":\"a b\"}", "{\"owner\":\"a/b\"}",
                                           "{\"owner\":\"\xc3\xa9\"}"};
@@ -513,9 +517,9 @@ static void test_parse_pn(void **state) {
   }
   /* name: 128 and 129 */
   fresh_pn(&p);
-  snprintf(text, sizeof text, "{\"name\":\"%s\"}", rep('n', CPNS_NAME_MAX));
+  FMT(text, "{\"name\":\"%s\"}", rep('n', CPNS_NAME_MAX));
   assert_int_equal(pn(text, &p, err, sizeof err), 0);
-  snprintf(text, sizeof text, "{\"name\":\"%s\"}", rep('n', CPNS_NAME_MAX + 1));
+  FMT(text, "{\"name\":\"%s\"}", rep('n', CPNS_NAME_MAX + 1));
   assert_int_equal(pn(text, &p, err, sizeof err), CPNS_ERR_TOOBIG);
   /* lifetime bounds */
   fresh_pn(&p);

@@ -149,7 +149,8 @@ static void test_decode_limits(void **state) {
                           rep('y', CPNS_STATUS_TEXT_MAX));
   for (int i = 0; i < CPNS_STATUS_ATTRS_MAX; i++) {
     char name[CPNS_STATUS_ATTR_NAME_MAX + 1];
-    snprintf(name, sizeof name, "%s", rep('a', CPNS_STATUS_ATTR_NAME_MAX));
+    memset(name, 'a', CPNS_STATUS_ATTR_NAME_MAX);
+    name[CPNS_STATUS_ATTR_NAME_MAX] = '\0';
     name[0] = (char)('a' + i);
     used += (size_t)snprintf(text + used, sizeof text - used, "%s\"%s\":-123456789012.34567",
                              i ? "," : "", name);
