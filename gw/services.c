@@ -87,7 +87,8 @@ int services__init(struct gw *gw) {
                                          .arg = gw,
                                          .max_entities = (size_t)gw->conf.max_relayed_interests,
                                          .max_observers = (size_t)gw->conf.limits.max_observers,
-                                         .renew_s = SERVICES_RENEW_S};
+                                         .renew_s = SERVICES_RENEW_S,
+                                         .trim_array = "events"};
   if (!rc) rc = cpns_status_mirror_new(&mc, &GV.mirror);
   if (!rc) rc = cpns_node_every(gw->node, SERVICES_TICK_MS, tick, NULL);
   if (rc) return rc;

@@ -29,6 +29,9 @@
 #define MIRROR_SEQ_MASK 0xFFFFFFu /* RFC 7641 §4.4: 24-bit Observe values */
 #define MIRROR_TOKEN_MAX 8
 #define MIRROR_PATH_MAX 256
+/* Bytes of a notification that are not its payload: header, token,
+ * Observe and Content-Format, with room to spare. */
+#define MIRROR_PDU_OVERHEAD 64
 
 /* A local observer of a relayed entry. */
 struct lobs {
@@ -142,6 +145,33 @@ static void lobs_drop(struct cpns_status_mirror *m, struct entry *e, struct lobs
   if (!e->nlobs && !e->pinned) e->cancel = true;
 }
 
+/* body as it fits one message of session s in content format cf: itself,
+ * or (cfg.trim_array) a copy without the oldest entries of that array,
+ * as few as need be. A separate response or a notification of ours cannot
+ * be block-wise (libcoap 4.3.1 clients fetch no later blocks of those), and
+ * the newest entries are the news. New reference; NULL when out of memory. */
+static json_t *fitted(struct cpns_status_mirror *m, coap_session_t *s, const json_t *body, int cf) {
+  size_t room = coap_session_max_pdu_size(s);
+  room = room > MIRROR_PDU_OVERHEAD ? room - MIRROR_PDU_OVERHEAD : 0;
+  json_t *b = json_incref((json_t *)body);
+  for (;;) {
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = cpns_codec_encode(b, cf, &buf, &len);
+    free(buf);
+    if (rc || len <= room) return b;
+    json_t *arr = m->cfg.trim_array ? json_object_get(b, m->cfg.trim_array) : NULL;
+    if (!json_is_array(arr) || json_array_size(arr) == 0) return b; /* said when sent */
+    if (b == body) {
+      json_decref(b);
+      b = json_deep_copy(body);
+      if (!b) return NULL;
+      arr = json_object_get(b, m->cfg.trim_array);
+    }
+    json_array_remove(arr, 0);
+  }
+}
+
 /* A confirmable message to o on its session: a 2.05 notification with the
  * next Observe value, or (code >= 400) the final answer without one
  * (RFC 7641 §3.2: a response without Observe ends the observation). */
@@ -151,7 +181,11 @@ static int lobs_send(struct cpns_status_mirror *m, struct lobs *o, int code, con
   if (coap_session_get_state(s) != COAP_SESSION_STATE_ESTABLISHED) return CPNS_ERR_UNAVAIL;
   uint8_t *buf = NULL;
   size_t len = 0;
-  if (body && cpns_codec_encode(body, o->accept, &buf, &len)) return CPNS_ERR_INVAL;
+  json_t *fit = body ? fitted(m, s, body, o->accept) : NULL;
+  if (body && !fit) return CPNS_ERR_NOMEM;
+  int erc = fit ? cpns_codec_encode(fit, o->accept, &buf, &len) : 0;
+  json_decref(fit);
+  if (erc) return CPNS_ERR_INVAL;
   coap_pdu_t *pdu = coap_pdu_init(COAP_MESSAGE_CON, (coap_pdu_code_t)COAP_RESPONSE_CODE(code),
                                   coap_new_message_id(s), coap_session_max_pdu_size(s));
   if (!pdu) {
@@ -188,7 +222,7 @@ static void relay_body(struct cpns_status_mirror *m, struct entry *e) {
       o->awaiting = NULL;
       o->seq = (o->seq + 1) & MIRROR_SEQ_MASK;
       cpns_deferred_observe(d, o->seq);
-      cpns_deferred_reply(d, 205, json_incref(e->body), NULL);
+      cpns_deferred_reply(d, 205, fitted(m, o->session, e->body, o->accept), NULL);
     } else {
       lobs_send(m, o, 205, e->body, NULL);
     }
@@ -559,7 +593,7 @@ bool cpns_status_mirror_relay(struct cpns_status_mirror *m, struct cpns_req *req
   o->accept = req->accept;
   if (e->body) {
     o->seq = (o->seq + 1) & MIRROR_SEQ_MASK;
-    cpns_reply_observe(req, o->seq, json_incref(e->body));
+    cpns_reply_observe(req, o->seq, fitted(m, req->session, e->body, req->accept));
     return true;
   }
   /* Answered when the upstream's first answer comes. */

@@ -50,6 +50,10 @@ struct cpns_status_mirror_config {
    * (code as cpns_obs_fn's); both may be NULL. Must not call the mirror. */
   void (*on_body)(void *arg, const char *topic, const json_t *body);
   void (*on_end)(void *arg, const char *topic, int code, const char *diag);
+  /* A body too large for one message (a separate response or a
+   * notification cannot be block-wise) loses the oldest entries of this
+   * array member until it fits ("events"); NULL: sent as it is. */
+  const char *trim_array;
 };
 
 int cpns_status_mirror_new(const struct cpns_status_mirror_config *cfg,

@@ -41,6 +41,9 @@
 #define SERVICES_RENEW_S 30
 #define ADVERTS_PATH "self/adverts"
 #define ADVERT_TYPE_MAX 16
+/* Adverts in a notification of self/adverts (the latest): a notification
+ * must fit one message; a reader wanting them all GETs the list. */
+#define ADVERTS_NOTIFY_MAX 4
 
 struct own {
   json_t *query;               /* canonical (cpns_service_query_to_json), owned */
@@ -227,12 +230,14 @@ static void on_end(void *arg, const char *topic, int code, const char *diag) {
   SV.sync = true;
 }
 
-/* GET self/adverts: the latest adverts, oldest first (observable). */
+/* GET self/adverts: the latest adverts, oldest first (observable; a
+ * notification carries the ADVERTS_NOTIFY_MAX latest). */
 static void get_adverts(struct cpns_req *req, void *arg) {
   (void)arg;
   json_t *list = json_array();
   size_t max = (size_t)SV.p->conf.max_adverts;
-  for (size_t i = 0; list && i < SV.nadverts; i++)
+  size_t first = req->notification && SV.nadverts > ADVERTS_NOTIFY_MAX ? SV.nadverts - ADVERTS_NOTIFY_MAX : 0;
+  for (size_t i = first; list && i < SV.nadverts; i++)
     json_array_append_new(list, advert_json(&SV.adverts[(SV.head + i) % max]));
   json_t *ids = json_array();
   for (size_t i = 0; ids && i < SV.nown; i++)
@@ -391,6 +396,7 @@ int services__init(struct pne *p) {
                                          .max_entities = (size_t)p->conf.max_relayed_interests,
                                          .max_observers = (size_t)p->conf.limits.max_observers,
                                          .renew_s = SERVICES_RENEW_S,
+                                         .trim_array = "events",
                                          .on_body = on_body,
                                          .on_end = on_end};
   if (!rc) rc = cpns_status_mirror_new(&mc, &SV.mirror);

@@ -167,6 +167,15 @@ check "the phone's own interest gets the advert too" \
   wait_for 40 has "$(ctlj phone.ctl service adverts)" "\"service\": \"$RADIO2\""
 
 
+# Notifications are one message each (not block-wise): a body that would not
+# fit leaves out its oldest events, and the newest still arrive.
+LONG=$(printf 'L%.0s' $(seq 1 120))
+for i in 1 2 3 4 5; do LAST=$(publish tv-b.ctl "$LONG $i" public '["radio"]'); done
+check "with 8 events of long names, the observer is still told of the newest" \
+  wait_for 15 grep -Eq "appeared +$LAST" "$T/w1.out"
+check "... and the phone gets it as an advert" \
+  wait_for 15 has "$(ctlj phone.ctl service adverts)" "\"service\": \"$LAST\""
+
 # ---- limits and endings ----
 I2=$(ctlj mp3-player.ctl interest add --kw printer | idof)
 out=$(ctl mp3-player.ctl interest watch "$I2" --for 3 2>&1 || true)
