@@ -247,16 +247,12 @@ static void post_usage(struct cpns_req *req, void *arg) {
 }
 
 /* GET usage/summary: the server's, asked for by a PNE of this PN (on its
- * behalf) or by the operator here (as the gateway). A relayed answer must
- * fit one block (docs/architecture.md): the rows are capped. */
+ * behalf) or by the operator here (as the gateway). The query goes as it
+ * is: the server bounds its limit (at most CPNS_USAGE_ROWS_MAX rows, 4.00
+ * beyond), and an answer larger than one block comes back block by block
+ * (docs/architecture.md, "Block-wise answers"). */
 static void relay_summary(struct cpns_req *req, void *arg) {
   (void)arg;
-  char q[CPNS_QUERY_MAX + 1];
-  if (cpns_usage_query_cap(req->query, CPNS_USAGE_RELAY_ROWS_MAX, q, sizeof q)) {
-    cpns_reply_error(req, 414, "query too long");
-    return;
-  }
-  memcpy(req->query, q, sizeof req->query);
   const char *who = req->peer->role == CPNS_PEER_PNE ? req->peer->identity : NULL;
   cpns_relay_for(req, upstream__session(GU.gw), who);
 }

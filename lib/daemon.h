@@ -55,7 +55,16 @@ void cpns_daemon_reload(struct cpns_daemon *d);
              "Most observers of one resource; more get 5.03."),                                   \
   CPNS_OPT_I("limits", "handshake_failures", S, limits.handshake_failures, "30", 0, 100000, false, \
              "DTLS handshakes one source address may leave unfinished per minute (wrong keys, guessed "  \
-             "codes); beyond, its new handshakes are dropped for a minute (0 = no limit).")
+             "codes); beyond, its new handshakes are dropped for a minute (0 = no limit)."),            \
+  CPNS_OPT_I("limits", "block_cache_entries", S, limits.block_cache_entries, "256", 0, 1000000,    \
+             false, "Answers larger than one CoAP block kept for the requests of their later blocks " \
+             "(RFC 7959), in all; 0 = none (each later block runs the request again)."),           \
+  CPNS_OPT_I("limits", "block_cache_per_session", S, limits.block_cache_per_session, "16", 1,      \
+             100000, false, "Answers kept for their later blocks per session."),                    \
+  CPNS_OPT_I("limits", "block_cache_bytes", S, limits.block_cache_bytes, "4194304", 0, 1073741824, \
+             false, "Bytes of the answers kept for their later blocks, in all."),                   \
+  CPNS_OPT_I("limits", "block_cache_age", S, limits.block_cache_age, "10", 1, 300, false,          \
+             "Seconds an answer is kept for its later blocks.")
 
 /* The [discovery] options of the daemons that discover (gateway and PNE). */
 #define CPNS_DISCOVERY_OPTIONS(S, searched, max_neighbors_default)                              \

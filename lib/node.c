@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "blockcache.h"
 #include "log.h"
 #include "trustlink.h"
 #include "msg.h"
@@ -53,6 +54,10 @@
 /* Receive buffer asked for each secure listener (the kernel caps it at
  * net.core.rmem_max): room for such a burst while the loop drains it. */
 #define NODE_LISTEN_RCVBUF (1 << 20)
+/* How often the answers kept for their later blocks are swept for age. */
+#define NODE_BLOCK_SWEEP_MS 1000
+/* Bytes of a path relative to /cpns/v1, joined ("a/b/c"). */
+#define NODE_PATH_MAX (CPNS_MAX_SEGMENTS * (CPNS_SEGMENT_MAX + 1) + 1)
 
 struct route {
   coap_pdu_code_t method;
@@ -154,6 +159,11 @@ struct cpns_deferred {
   bool ready;
   bool observe;  /* the reply carries the Observe option (cpns_deferred_observe) */
   uint32_t seq;
+  /* The request's key in the block cache (a large reply is kept there). */
+  coap_pdu_code_t method;
+  char identity[CPNS_ID_MAX + 1];
+  char path[NODE_PATH_MAX];
+  char query[CPNS_QUERY_MAX + 1];
   struct cpns_deferred *next, *prev; /* in node->deferred, to free on shutdown */
 };
 
@@ -245,6 +255,8 @@ struct cpns_node {
   const struct cpns_trustlink *trusted;
   char trusted_upstream[256];
   coap_session_t *trusted_session; /* our session to trusted_upstream, while referenced */
+  struct cpns_blockcache *blocks;  /* answers sent block by block, for their later blocks */
+  uint64_t blocks_swept_ms;
 };
 
 static void penalty_charge(struct cpns_node *node, const struct sockaddr *sa, double delta);
@@ -280,6 +292,10 @@ void cpns_node_limits_default(struct cpns_node_limits *lim) {
   lim->max_observables = 10000;
   lim->max_observers = CPNS_OBSERVERS_MAX_DEFAULT;
   lim->handshake_failures = 30;
+  lim->block_cache_entries = 256;
+  lim->block_cache_per_session = 16;
+  lim->block_cache_bytes = 4 * 1024 * 1024;
+  lim->block_cache_age = 10;
 }
 
 /* ---- addresses ---- */
@@ -422,11 +438,185 @@ static void release_buf(coap_session_t *s, void *p) {
   free(p);
 }
 
-/* Writes code and payload into a response PDU; payload ownership moves here. */
+/* ---- block-wise answers (RFC 7959 Block2) ----
+ *
+ * An ordinary answer larger than one block is sliced here, not by libcoap:
+ * libcoap 4.3.1 keeps each large response of a session in a list for 8 s
+ * after its last block and scans that list for every new large response and
+ * every block request, so a server answering many different queries spends
+ * its time there (see blockcache.h). The whole answer goes to the node's
+ * block cache, and the requests of its later blocks are served from there
+ * (serve_cached_block) without running the handler again. When the entry is
+ * gone (evicted, older than [limits] block_cache_age), the handler runs again
+ * and the block is cut from its new answer: the ETag (a hash of the bytes)
+ * stays the same when the bytes did, and a changed answer has another ETag,
+ * after which the client starts again from block 0 (RFC 7959 §2.4).
+ * Observe registrations and notifications keep libcoap's way: its client
+ * side fetches their later blocks by resource and query. */
+
+static void key_of_req(const struct cpns_req *req, char *path, size_t pathlen,
+                       struct cpns_blockcache_key *k) {
+  size_t used = 0;
+  path[0] = '\0';
+  for (unsigned i = 0; i < req->nseg && used < pathlen; i++) {
+    int n = snprintf(path + used, pathlen - used, "%s%s", i ? "/" : "", req->seg[i]);
+    if (n < 0) break;
+    used += (size_t)n;
+  }
+  k->session = req->session;
+  k->identity = req->peer ? req->peer->identity : "";
+  k->method = (unsigned)req->method;
+  k->path = path;
+  k->query = req->query;
+  k->cf = req->accept;
+}
+
+/* Block size the client asked for (szx of a Block2 in the request) and the
+ * block number, in that size; false when the request has no Block2. */
+static bool requested_block(coap_session_t *session, const coap_pdu_t *request, uint32_t *num,
+                            unsigned *szx) {
+  coap_block_b_t b;
+  /* libcoap's parser: it refuses numbers beyond 20 bits and BERT (szx 7)
+   * on datagram transports. */
+  if (!request || !coap_get_block_b(session, request, COAP_OPTION_BLOCK2, &b)) return false;
+  *num = b.num;
+  *szx = b.szx > CPNS_BLOCK_SZX_MAX ? CPNS_BLOCK_SZX_MAX : b.szx;
+  return true;
+}
+
+/* Bytes a block answer adds in options besides what the response holds:
+ * ETag (8), Content-Format (2), Block2 (3), Size2 (4), each with an option
+ * header of up to 3 bytes here, and the payload marker. */
+#define NODE_BLOCK_OPTIONS_MAX 36
+/* The same for a whole answer: Content-Format and the payload marker. */
+#define NODE_PLAIN_OPTIONS_MAX 6
+#define NODE_UDP_HEADER 4
+
+/* Payload bytes response can still take besides extra bytes of options:
+ * the session's PDU size less the header, token and options so far. */
+static size_t pdu_room(coap_session_t *session, const coap_pdu_t *response, size_t extra) {
+  size_t used = NODE_UDP_HEADER + coap_pdu_get_token(response).length + extra;
+  coap_opt_iterator_t it;
+  coap_opt_t *opt;
+  coap_option_iterator_init(response, &it, COAP_OPT_ALL);
+  while ((opt = coap_option_next(&it))) used += coap_opt_size(opt);
+  size_t max = session ? coap_session_max_pdu_size(session) : 0;
+  return max > used ? max - used : 0;
+}
+
+/* Writes block num (in units of szx) of body (borrowed) into response:
+ * ETag, Content-Format, Block2, Size2 and the bytes. The block is smaller
+ * than asked when the session's PDUs cannot hold it (RFC 7959 §2.3: the
+ * block number scales with it). Returns 0, or a CoAP code with nothing
+ * written: 402 for a block beyond the end, 500 when not even 16 bytes fit. */
+static int send_block(coap_session_t *session, const coap_pdu_t *request, coap_pdu_t *response,
+                      int cf, const uint8_t *body, size_t len, uint64_t etag) {
+  uint32_t num = 0;
+  unsigned szx = CPNS_BLOCK_SZX_MAX;
+  (void)requested_block(session, request, &num, &szx);
+  int fit = cpns_block_szx_for(pdu_room(session, response, NODE_BLOCK_OPTIONS_MAX));
+  if (fit < 0) return 500;
+  while (szx > (unsigned)fit) {
+    if (num > (CPNS_BLOCK_NUM_MAX >> 1)) return 402;
+    szx--;
+    num <<= 1;
+  }
+  struct cpns_block b;
+  if (cpns_block_slice(len, num, szx, &b)) return 402;
+  uint8_t o[8];
+  /* In option order: ETag (4), Content-Format (12), Block2 (23), Size2 (28). */
+  coap_add_option(response, COAP_OPTION_ETAG, coap_encode_var_safe8(o, sizeof o, etag), o);
+  coap_add_option(response, COAP_OPTION_CONTENT_FORMAT,
+                  coap_encode_var_safe(o, sizeof o, (unsigned)cf), o);
+  coap_add_option(response, COAP_OPTION_BLOCK2,
+                  coap_encode_var_safe(o, sizeof o, (b.num << 4) | (b.more ? 8u : 0u) | b.szx), o);
+  /* RFC 7959 §4: the size of the whole answer, with each block. */
+  coap_add_option(response, COAP_OPTION_SIZE2, coap_encode_var_safe(o, sizeof o, (unsigned)len), o);
+  if (!coap_add_data(response, b.len, body + b.offset)) {
+    coap_pdu_set_code(response, COAP_RESPONSE_CODE(500));
+    CPNS_LOG_RL(CPNS_LOG_WARNING, "node", "a block of %zu bytes does not fit its PDU", b.len);
+  }
+  return 0;
+}
+
+static void block_error(coap_pdu_t *response, int rc) {
+  const char *why = rc == 402 ? "Block2 asks for a block beyond the end" : "cannot send block";
+  coap_pdu_set_code(response, (coap_pdu_code_t)COAP_RESPONSE_CODE(rc));
+  coap_add_data(response, strlen(why), (const uint8_t *)why);
+}
+
+/* A small answer goes out whole (unless the client asked for blocks), a
+ * large one block by block, kept in the block cache under key (NULL: not
+ * kept). payload is borrowed. */
+static void send_body(struct cpns_node *node, coap_session_t *session, const coap_pdu_t *request,
+                      coap_pdu_t *response, int code, int cf, const uint8_t *payload, size_t len,
+                      const struct cpns_blockcache_key *key) {
+  uint32_t num;
+  unsigned szx;
+  const size_t block_max = (size_t)1 << (CPNS_BLOCK_SZX_MAX + 4);
+  if (!requested_block(session, request, &num, &szx) && len <= block_max &&
+      len <= pdu_room(session, response, NODE_PLAIN_OPTIONS_MAX)) {
+    uint8_t o[4];
+    coap_add_option(response, COAP_OPTION_CONTENT_FORMAT,
+                    coap_encode_var_safe(o, sizeof o, (unsigned)cf), o);
+    if (!coap_add_data(response, len, payload)) coap_pdu_set_code(response, COAP_RESPONSE_CODE(500));
+    return;
+  }
+  uint64_t etag = cpns_blockcache_etag(payload, len);
+  if (key && node->blocks && len > block_max)
+    (void)cpns_blockcache_put(node->blocks, key, code, payload, len, etag, now_ms());
+  int rc = send_block(session, request, response, cf, payload, len, etag);
+  if (rc) block_error(response, rc);
+}
+
+/* A request for a later block (Block2 with a number above 0) of an answer
+ * the cache holds is answered from there, without its handler. A request
+ * that changes state (not GET or FETCH) is never run again for a later
+ * block: without the entry, 4.08. Returns true when req was answered. */
+static bool serve_cached_block(struct cpns_node *node, struct cpns_req *req) {
+  uint32_t num;
+  unsigned szx;
+  if (!requested_block(req->session, req->pdu, &num, &szx) || num == 0) return false;
+  char path[NODE_PATH_MAX];
+  struct cpns_blockcache_key key;
+  key_of_req(req, path, sizeof path, &key);
+  struct cpns_blockcache_entry_view e;
+  if (!node->blocks || !cpns_blockcache_get(node->blocks, &key, now_ms(), &e)) {
+    if (req->method == COAP_REQUEST_CODE_GET || req->method == COAP_REQUEST_CODE_FETCH) return false;
+    cpns_reply_error(req, 408, "the earlier blocks of this answer are gone: ask again");
+    return true;
+  }
+  req->replied = true;
+  coap_pdu_set_code(req->response, (coap_pdu_code_t)COAP_RESPONSE_CODE(e.code));
+  int rc = send_block(req->session, req->pdu, req->response, req->accept, e.body, e.len, e.etag);
+  if (rc) {
+    node->stats.replies_4xx++;
+    block_error(req->response, rc);
+  }
+  return true;
+}
+
+static bool has_option(const coap_pdu_t *pdu, coap_option_num_t num) {
+  coap_opt_iterator_t it;
+  return pdu && coap_check_option(pdu, num, &it) != NULL;
+}
+
+static int option_uint(const coap_pdu_t *pdu, coap_option_num_t num, int absent);
+
+/* An answer that registers an observation or notifies one (libcoap's
+ * large responses serve the later blocks of these). */
+static bool observe_answer(const struct cpns_req *req) {
+  return req->notification || has_option(req->response, COAP_OPTION_OBSERVE) ||
+         option_uint(req->pdu, COAP_OPTION_OBSERVE, -1) == COAP_OBSERVE_ESTABLISH;
+}
+
+/* Writes code and payload into a response PDU; payload ownership moves here.
+ * key (NULL: not cached) names the answer in the block cache; observe says
+ * the answer is an observation's (see observe_answer). */
 static void fill_response(struct cpns_node *node, coap_resource_t *resource,
                           coap_session_t *session, const coap_pdu_t *request,
                           coap_pdu_t *response, int code, int cf, uint8_t *payload, size_t len,
-                          const char *diag) {
+                          const char *diag, const struct cpns_blockcache_key *key, bool observe) {
   coap_pdu_set_code(response, (coap_pdu_code_t)COAP_RESPONSE_CODE(code));
   if (code >= 400) {
     if (code < 500)
@@ -435,10 +625,15 @@ static void fill_response(struct cpns_node *node, coap_resource_t *resource,
       node->stats.replies_5xx++;
   }
   if (payload && len) {
-    /* libcoap serves the later blocks of a large body itself, matching
-     * their requests by resource and query: without the query, a block
-     * request with one (a lookup's next block) is not matched and comes
-     * back to the handler, whose new answer lacks the first one's ETag. */
+    if (!observe) {
+      send_body(node, session, request, response, code, cf, payload, len, key);
+      free(payload);
+      return;
+    }
+    /* An observation: libcoap serves the later blocks of a large body
+     * itself, matching their requests by resource and query: without the
+     * query, a block request with one is not matched and comes back to the
+     * handler, whose new answer lacks the first one's ETag. */
     coap_string_t *query = coap_get_query(request);
     coap_add_data_large_response(resource, session, request, response, query, (uint16_t)cf, -1, 0,
                                  len, payload, release_buf, payload);
@@ -478,12 +673,15 @@ void cpns_reply(struct cpns_req *req, int code, json_t *body) {
   if (body && encode_body(body, req->accept, &buf, &len)) {
     json_decref(body);
     fill_response(req->node, req->resource, req->session, req->pdu, req->response, 500, 0,
-                  NULL, 0, "cannot encode reply");
+                  NULL, 0, "cannot encode reply", NULL, false);
     return;
   }
   json_decref(body);
+  char path[NODE_PATH_MAX];
+  struct cpns_blockcache_key key;
+  key_of_req(req, path, sizeof path, &key);
   fill_response(req->node, req->resource, req->session, req->pdu, req->response, code,
-                req->accept, buf, len, NULL);
+                req->accept, buf, len, NULL, &key, observe_answer(req));
 }
 
 void cpns_reply_error(struct cpns_req *req, int code, const char *fmt, ...) {
@@ -499,7 +697,7 @@ void cpns_reply_error(struct cpns_req *req, int code, const char *fmt, ...) {
     return;
   }
   fill_response(req->node, req->resource, req->session, req->pdu, req->response, code, 0,
-                NULL, 0, diag);
+                NULL, 0, diag, NULL, false);
 }
 
 struct cpns_deferred *cpns_req_defer(struct cpns_req *req) {
@@ -529,6 +727,11 @@ struct cpns_deferred *cpns_req_defer(struct cpns_req *req) {
   d->node = node;
   d->session = req->session;
   d->accept = req->accept;
+  struct cpns_blockcache_key key;
+  key_of_req(req, d->path, sizeof d->path, &key);
+  d->method = req->method;
+  snprintf(d->identity, sizeof d->identity, "%s", key.identity);
+  snprintf(d->query, sizeof d->query, "%s", req->query);
   coap_async_set_app_data(d->async, d);
   d->next = node->deferred;
   if (node->deferred) node->deferred->prev = d;
@@ -777,8 +980,11 @@ static bool finish_deferred(coap_resource_t *resource, coap_session_t *session,
     uint8_t b[4];
     coap_add_option(response, COAP_OPTION_OBSERVE, coap_encode_var_safe(b, sizeof b, d->seq), b);
   }
+  struct cpns_blockcache_key key = {session, d->identity, (unsigned)d->method, d->path, d->query,
+                                    d->accept};
   fill_response(node, resource, session, pdu, response, d->code, d->accept, payload,
-                d->payload_len, d->diag);
+                d->payload_len, d->diag, &key,
+                d->observe || option_uint(pdu, COAP_OPTION_OBSERVE, -1) == COAP_OBSERVE_ESTABLISH);
   deferred_unlink(node, d);
   free(d);
   /* libcoap frees a triggered async itself once this handler returns. */
@@ -1045,6 +1251,7 @@ static void on_request(coap_resource_t *resource, coap_session_t *session, const
     }
   }
 
+  if (serve_cached_block(node, req)) goto done;
   struct observable *obs = observable_of(node, resource);
   int slot = -1;
   if (!observe_admit(obs, req, &slot)) goto done;
@@ -1256,6 +1463,19 @@ int cpns_node_request_for(struct cpns_node *node, coap_session_t *session, coap_
   int cf = node->json ? CPNS_CF_JSON : CPNS_CF_CBOR;
   uint8_t optbuf[4];
   if (add_path_options(pdu, path, query)) goto fail;
+  if (method == COAP_REQUEST_CODE_GET) {
+    /* RFC 7641 §3.6: Observe 1 (deregister) on a GET that observes nothing
+     * is a plain GET to the server. It is here for libcoap 4.3.1's client,
+     * which sets up the state to fetch the later blocks of an answer
+     * (RFC 7959 Block2) when it sends an Observe request, and otherwise only
+     * from a piggybacked answer: a separate answer (a relayed or deferred
+     * one) carrying Block2 is dropped unseen without it. With it, libcoap
+     * fetches the later blocks and hands us the whole body. */
+    uint8_t ob[1];
+    if (!coap_add_option(pdu, COAP_OPTION_OBSERVE,
+                         coap_encode_var_safe(ob, sizeof ob, COAP_OBSERVE_CANCEL), ob))
+      goto fail;
+  }
   if (on_behalf && *on_behalf &&
       !coap_add_option(pdu, CPNS_OPTION_ON_BEHALF_OF, strnlen(on_behalf, CPNS_ID_MAX),
                        (const uint8_t *)on_behalf))
@@ -1378,6 +1598,7 @@ static void close_scheduled(struct cpns_node *node) {
     node->live[i] = node->live[--node->nlive];
     fail_session_pending(node, s);
     observers_drop_session(node, s);
+    cpns_blockcache_drop_session(node->blocks, s);
     run_hooks(node, s, false);
     coap_session_disconnected(s, COAP_NACK_NOT_DELIVERABLE);
   }
@@ -1420,6 +1641,8 @@ static int on_event(coap_session_t *session, const coap_event_t event) {
   case COAP_EVENT_SESSION_FAILED:
   case COAP_EVENT_SERVER_SESSION_DEL:
     live_remove(node, session);
+    /* A later session may get this one's address: nothing kept for it. */
+    cpns_blockcache_drop_session(node->blocks, session);
     observers_drop_session(node, session);
     fail_session_pending(node, session);
     run_hooks(node, session, false);
@@ -1571,6 +1794,7 @@ static void check_client_hello(struct cpns_node *node, int fd) {
   node->stats.stale_sessions_replaced++;
   live_remove(node, s);
   fail_session_pending(node, s);
+  cpns_blockcache_drop_session(node->blocks, s);
   run_hooks(node, s, false);
   coap_session_disconnected(s, COAP_NACK_NOT_DELIVERABLE);
 }
@@ -1652,8 +1876,18 @@ int cpns_node_new(const struct cpns_node_config *cfg, struct cpns_node **out, ch
     node->has_source = true;
   }
   node->lim = cfg->limits;
-  node->ctx = coap_new_context(NULL);
   int rc = CPNS_ERR_NOMEM;
+  struct cpns_blockcache_limits bl = {node->lim.block_cache_entries,
+                                      node->lim.block_cache_per_session,
+                                      node->lim.block_cache_bytes,
+                                      node->lim.block_cache_age * 1000};
+  rc = cpns_blockcache_new(&bl, &node->blocks);
+  if (rc) {
+    snprintf(err, errlen, "bad block cache limits");
+    goto fail;
+  }
+  rc = CPNS_ERR_NOMEM;
+  node->ctx = coap_new_context(NULL);
   if (!node->ctx) goto fail;
   rc = node_register(node->ctx, node);
   if (rc) {
@@ -1791,6 +2025,7 @@ void cpns_node_free(struct cpns_node *node) {
   if (node->epfd >= 0) close(node->epfd);
   if (node->sigfd >= 0) close(node->sigfd);
   free(node->live);
+  cpns_blockcache_free(node->blocks);
   free(node);
 }
 
@@ -1998,6 +2233,11 @@ int cpns_node_step(struct cpns_node *node, long timeout_ms) {
     coap_io_do_epoll(node->ctx, cevs, (size_t)cn);
   }
   expire_pending(node);
+  uint64_t now_sweep = now_ms();
+  if (node->blocks && now_sweep - node->blocks_swept_ms >= NODE_BLOCK_SWEEP_MS) {
+    cpns_blockcache_expire(node->blocks, now_sweep);
+    node->blocks_swept_ms = now_sweep;
+  }
   run_timers(node);
   return 0;
 }
@@ -2085,6 +2325,7 @@ void cpns_node_close_session(struct cpns_node *node, coap_session_t *session) {
   if (!session) return;
   if (session == node->trusted_session) node->trusted_session = NULL;
   fail_session_pending(node, session);
+  cpns_blockcache_drop_session(node->blocks, session);
   /* Retransmissions still queued hold references of their own; flushing
    * them lets the session go now, so a new one from the same source port
    * is not a "duplicate". Also in state NONE: after an ICMP error libcoap

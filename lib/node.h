@@ -46,6 +46,12 @@ struct cpns_node_limits {
   long max_observers;      /* observers of one resource */
   long handshake_failures; /* failed handshakes a source IP may cause per minute before its
                               ClientHellos are dropped for a minute (guessed codes, keys); 0 = off */
+  /* Answers larger than one block are sliced here (RFC 7959 Block2) and
+   * kept for the requests of their later blocks (blockcache.h): */
+  long block_cache_entries;     /* answers kept in all; 0 = none */
+  long block_cache_per_session; /* answers kept for one session */
+  long block_cache_bytes;       /* bytes of answers kept in all */
+  long block_cache_age;         /* seconds an answer is served from the cache */
 };
 
 struct cpns_node_config {

@@ -15,10 +15,10 @@
 #include "cpnsctl.h"
 #include "msg.h"
 
-/* One entity per request when listing a PN: every answer then stays one
- * CoAP block when a PNE relays it (libcoap 4.3.1 clients do not fetch the
- * later blocks of a relayed, separate answer). */
-#define CTL_CAPS_PAGE 1
+/* Documents per request when listing a PN: 0 asks for the serving entity's
+ * page ([limits] caps_page_max); a page larger than one CoAP block comes
+ * back block by block, also when a PNE relays it (docs/architecture.md). */
+#define CTL_CAPS_PAGE 0
 /* Entities listed at most by one `caps show PN`. */
 #define CTL_CAPS_LIST_MAX 65536
 
