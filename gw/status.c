@@ -39,6 +39,9 @@
  * registration is still in the change queue) is tried again after this. */
 #define STATUS_NOT_YET_MS 1000
 #define STATUS_RETRY_MS 2000
+/* The longest wait a server's 4.29 "retry" may ask for (seconds): a larger
+ * one, or a malformed one, would hold the PN's status back without end. */
+#define STATUS_RETRY_MAX_S 3600
 
 struct dirty {
   char id[CPNS_ID_MAX + 1];
@@ -138,9 +141,9 @@ static void batch_answer(void *arg, int code, const json_t *body, const char *di
       json_t *retry = json_object_get(r, "retry");
       if (c == 429 || c == 404 || c >= 500) {
         again = true;
-        uint64_t wait = c == 429 && json_is_integer(retry) && json_integer_value(retry) > 0
-                            ? (uint64_t)json_integer_value(retry) * 1000
-                            : STATUS_NOT_YET_MS;
+        json_int_t secs = json_is_integer(retry) ? json_integer_value(retry) : 0;
+        if (secs > STATUS_RETRY_MAX_S) secs = STATUS_RETRY_MAX_S;
+        uint64_t wait = c == 429 && secs > 0 ? (uint64_t)secs * 1000 : STATUS_NOT_YET_MS;
         if (GS.not_before_ms < now + wait) GS.not_before_ms = now + wait;
       } else {
         CPNS_LOG_RL(CPNS_LOG_WARNING, MOD, "the server refused the status of %s: %d %s",
