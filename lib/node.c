@@ -508,9 +508,11 @@ static size_t pdu_room(coap_session_t *session, const coap_pdu_t *response, size
  * ETag, Content-Format, Block2, Size2 and the bytes. The block is smaller
  * than asked when the session's PDUs cannot hold it (RFC 7959 §2.3: the
  * block number scales with it). Returns 0, or a CoAP code with nothing
- * written: 402 for a block beyond the end, 500 when not even 16 bytes fit. */
+ * written: 402 for a block beyond the end, 500 when not even 16 bytes fit.
+ * *sent (may be NULL) says which block went. */
 static int send_block(coap_session_t *session, const coap_pdu_t *request, coap_pdu_t *response,
-                      int cf, const uint8_t *body, size_t len, uint64_t etag) {
+                      int cf, const uint8_t *body, size_t len, uint64_t etag,
+                      struct cpns_block *sent) {
   uint32_t num = 0;
   unsigned szx = CPNS_BLOCK_SZX_MAX;
   (void)requested_block(session, request, &num, &szx);
@@ -536,6 +538,7 @@ static int send_block(coap_session_t *session, const coap_pdu_t *request, coap_p
     coap_pdu_set_code(response, COAP_RESPONSE_CODE(500));
     CPNS_LOG_RL(CPNS_LOG_WARNING, "node", "a block of %zu bytes does not fit its PDU", b.len);
   }
+  if (sent) *sent = b;
   return 0;
 }
 
@@ -563,10 +566,15 @@ static void send_body(struct cpns_node *node, coap_session_t *session, const coa
     return;
   }
   uint64_t etag = cpns_blockcache_etag(payload, len);
-  if (key && node->blocks && len > block_max)
+  struct cpns_block sent;
+  int rc = send_block(session, request, response, cf, payload, len, etag, &sent);
+  if (rc) {
+    block_error(response, rc);
+    return;
+  }
+  /* Kept when it takes more than one block of the size in use. */
+  if (key && node->blocks && (sent.more || sent.num > 0))
     (void)cpns_blockcache_put(node->blocks, key, code, payload, len, etag, now_ms());
-  int rc = send_block(session, request, response, cf, payload, len, etag);
-  if (rc) block_error(response, rc);
 }
 
 /* A request for a later block (Block2 with a number above 0) of an answer
@@ -588,7 +596,8 @@ static bool serve_cached_block(struct cpns_node *node, struct cpns_req *req) {
   }
   req->replied = true;
   coap_pdu_set_code(req->response, (coap_pdu_code_t)COAP_RESPONSE_CODE(e.code));
-  int rc = send_block(req->session, req->pdu, req->response, req->accept, e.body, e.len, e.etag);
+  int rc = send_block(req->session, req->pdu, req->response, req->accept, e.body, e.len, e.etag,
+                      NULL);
   if (rc) {
     node->stats.replies_4xx++;
     block_error(req->response, rc);

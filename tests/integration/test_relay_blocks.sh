@@ -72,5 +72,10 @@ out=$(coap-client-openssl -B 10 -u admin -k "$(raw_key admin.key)" -A 50 -m get 
 check "coap-client-openssl gets the whole large answer (${#out} bytes)" \
   test "$(grep -o '"key"' <<<"$out" | wc -l)" = "$ROWS"
 
+out=$(coap-client-openssl -B 10 -b 64 -u admin -k "$(raw_key admin.key)" -A 50 -m get \
+  "$SRV/cpns/v1/usage/summary?limit=100" 2>&1 || true)
+check "... also in the 64-byte blocks it asks for (Block2 szx 2)" \
+  test "$(grep -o '"key"' <<<"$out" | wc -l)" = "$ROWS"
+
 check "the daemons keep serving" ctl phone.ctl usage summary --limit 1
 finish
