@@ -244,6 +244,17 @@ int cpns_obsclient_start(struct cpns_obsclient *oc, coap_session_t *session, con
   return 0;
 }
 
+int cpns_obsclient_renew(struct cpns_obsclient *oc, struct cpns_observation *o,
+                         coap_session_t *session) {
+  (void)oc;
+  if (!o) return CPNS_ERR_INVAL;
+  int rc = send_get(session, o->path, o->query, o->on_behalf, o->token, COAP_OBSERVE_ESTABLISH);
+  if (rc) return rc;
+  o->session = session;
+  o->has_seq = false; /* an observed end that restarted counts from anew */
+  return 0;
+}
+
 void cpns_obsclient_stop(struct cpns_obsclient *oc, struct cpns_observation *o,
                          coap_session_t *session) {
   if (!o) return;

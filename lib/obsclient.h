@@ -45,6 +45,15 @@ void cpns_obsclient_free(struct cpns_obsclient *oc);
 int cpns_obsclient_start(struct cpns_obsclient *oc, coap_session_t *session, const char *path,
                          const char *query, const char *on_behalf, bool resumable, cpns_obs_fn cb,
                          void *arg, struct cpns_observation **out);
+/* Registers o again (RFC 7641 §3.3.1: a GET with Observe 0 and the same
+ * token) on session, which may differ from the one it was made on: the
+ * observed end keeps one observation for it (libcoap replaces an observer
+ * that registers again), and one that forgot it (restarted) makes it anew.
+ * Its answer comes to the callback like a notification; the freshness of
+ * Observe values starts again from it. 0, or CPNS_ERR_UNAVAIL / NOMEM /
+ * INVAL / IO (o is unchanged and still ours). */
+int cpns_obsclient_renew(struct cpns_obsclient *oc, struct cpns_observation *o,
+                         coap_session_t *session);
 /* Ends o without calling its callback. With a session, a deregistration
  * (GET with Observe 1) is sent on it; without, the next notification is
  * reset. */

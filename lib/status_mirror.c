@@ -375,9 +375,17 @@ static void tick(void *arg) {
         e->dead = true;
         relay_fail(m, e, 504, "upstream did not answer");
       } else if (up && (e->restart || stale || due || !e->obs)) {
-        if (e->obs) cpns_obsclient_stop(m->cfg.oc, e->obs, NULL);
-        e->obs = NULL;
-        if (start(e)) e->restart = true;
+        /* The same token again (RFC 7641 §3.3.1): the upstream replaces
+         * its observer instead of gathering one per renewal. */
+        if (e->obs && cpns_obsclient_renew(m->cfg.oc, e->obs, up) == 0) {
+          e->obs_session = up;
+          e->registered = now;
+          e->restart = false;
+        } else {
+          if (e->obs) cpns_obsclient_stop(m->cfg.oc, e->obs, NULL);
+          e->obs = NULL;
+          if (start(e)) e->restart = true;
+        }
       }
       e = next;
       continue;

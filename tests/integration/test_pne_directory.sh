@@ -77,8 +77,11 @@ CONF
 printf '[cpnsctl]\nuri = coaps://127.0.0.1:46694\nidentity = app\nkey_file = %s\n' "$NET/tv-b-app.key" > "$NET/tv-b.ctl"
 printf '[cpnsctl]\nuri = coaps://127.0.0.1:46696\nidentity = admin\nkey_file = %s\n' "$NET/admin.key" > "$NET/gw-b.ctl"
 
-start_server
-(cd "$NET" && "$GW" -f -c gw.conf -o limits.max_relayed_interests=2 >>gw.log 2>&1 &)
+# Two observers per resource at most, at the server and at the gateway: the
+# relayed observations, registered again every 20-30 s over a run of minutes,
+# must be renewed in place (the same token), never piled up.
+start_server -o limits.max_observers=2
+(cd "$NET" && "$GW" -f -c gw.conf -o limits.max_relayed_interests=2 -o limits.max_observers=2 >>gw.log 2>&1 &)
 wait_for 10 test -s "$NET/gw.pid"
 for p in phone mp3-player; do start_pne "$p"; done
 (cd "$NET" && "$GW" -f -c gw-b.conf >>gw-b.log 2>&1 &)
@@ -111,6 +114,7 @@ IID=$(ctlj mp3-player.ctl interest add --kw radio | idof)
 check "an application saves an interest through its PNE" test -n "$IID"
 out=$(ctlj mp3-player.ctl interest list)
 check "the interest is the PNE's" has "$out" '"owner": "mp3-player"'
+WATCH_START=$SECONDS
 (bg_ctl mp3-player.ctl interest watch "$IID" --for 250 > "$T/w1.out" 2>&1) &
 (bg_ctl mp3-player.ctl interest watch "$IID" --for 250 > "$T/w2.out" 2>&1) &
 sleep 2
@@ -152,10 +156,17 @@ out=$(ctlj phone.ctl interest list)
 check "... still one interest of the phone" test "$(grep -c '"owner": "phone"' <<<"$out")" = 1
 
 # ---- the server restarts: the relayed observations resume ----
+# Past a renewal at the PNE (every 30 s) and two at the gateway (20 s).
+while [ $((SECONDS - WATCH_START)) -lt 45 ]; do sleep 1; done
+desc "B radio, late" public '["radio"]'
+LATE=$(ctlj tv-b.ctl service publish "$T/d.json" | idof)
+check "renewed in place: after 45 s the observer is still told" wait_for 10 grep -Eq "appeared +$LATE" "$T/w1.out"
+check "... and no observer limit was reached at the server or the gateway" \
+  test "$(cat "$NET/gw.log" "$NET/server.log" | grep -c 'observer limit')" = 0
 kill -9 "$(pid_of server)"
 sleep 1
 rm -f "$NET/server.pid"
-start_server
+start_server -o limits.max_observers=2
 registrations() { [ "$(grep -c "registered with" "$NET/$1")" -ge 2 ]; }
 check "both gateways register again" wait_for 60 bash -c "$(declare -f registrations); NET=$NET; registrations gw.log && registrations gw-b.log"
 sleep 1
