@@ -6,7 +6,9 @@
 # response sliced from its block cache); a PN's capabilities (three
 # documents, several KiB) read through a PNE in one request; many large
 # lookups with different queries at the server, each whole; a plain
-# coap-client-openssl reading a large answer straight from the server.
+# coap-client-openssl reading a large answer straight from the server, also
+# in the small blocks it asks for; observations of a document over one block
+# (notified whole, by libcoap's own large responses).
 source "$(dirname "$0")/lib.sh"
 mknet --pnes 2 --base 45680 --lifetime 10
 SRV=coaps://127.0.0.1:45680
@@ -57,6 +59,24 @@ check "an application lists the PN through its PNE: gw-home, phone and mp3-playe
 check "... with every document whole" test "$(grep -c '"application-40"' <<<"$out")" = 2
 out=$(ctl mp3-player.ctl caps show home phone)
 check "one document in full through the PNE" has "$out" 'application-40 1\.40'
+
+# ---- observations of a document over one block keep libcoap's way ----
+# The phone's document changes every second (memory available): notified.
+timeout 20 coap-client-openssl -s 6 -B 8 -u admin -k "$(raw_key admin.key)" -A 50 -m get \
+  "$SRV/cpns/v1/pns/home/entities/phone/caps" > "$T/observe.out" 2>&1 &
+CLEANUPS+=("kill $!")
+timeout 6 "$CTL" -t 5000 -j -P "$NET/server.ctl" caps show home phone --watch > "$T/watch.out" 2>&1 || true
+check "cpnsctl --watch gets the document whole, then whole notifications" \
+  test "$(grep -c '"application-40"' "$T/watch.out")" -ge 2
+# coap-client prints the documents one after the other: each must be whole
+# (longer than one block, its last app there, its object closed).
+docs_whole() { # prints "WHOLE ALL"
+  awk 'BEGIN { RS = "[{]\"pn\":" } NR > 1 { n++; if ($0 ~ /"application-40"/ && $0 ~ /}[[:space:]]*$/ && length($0) > 1100) ok++ }
+       END { print ok + 0, n + 0 }' "$T/observe.out"
+}
+notified_whole() { local w; w=$(docs_whole); [ "${w% *}" -ge 2 ] && [ "${w% *}" = "${w#* }" ]; }
+check "coap-client-openssl observing gets the document and its notifications whole (over 1 KiB each)" \
+  wait_for 10 notified_whole
 
 # ---- many large lookups with different queries, straight at the server ----
 bad=0
