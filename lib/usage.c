@@ -641,40 +641,6 @@ int cpns_usage_query_parse(const char *query, int64_t today, long max_span_days,
   return 0;
 }
 
-int cpns_usage_query_cap(const char *query, unsigned max, char *out, size_t size) {
-  const char *p = query ? query : "";
-  size_t used = 0;
-  bool capped = false;
-  out[0] = '\0';
-  while (*p) {
-    const char *end = strchr(p, '&');
-    size_t len = end ? (size_t)(end - p) : strlen(p);
-    bool keep = true;
-    if (len > 6 && strncmp(p, "limit=", 6) == 0) {
-      char num[16];
-      size_t n = len - 6;
-      if (n < sizeof num) {
-        memcpy(num, p + 6, n);
-        num[n] = '\0';
-        char *e;
-        long v = strtol(num, &e, 10);
-        if (!*e && num[0] >= '0' && num[0] <= '9' && v > (long)max) keep = false;
-      }
-      capped |= keep;
-    }
-    if (keep && len) {
-      if (used + len + 2 > size) return CPNS_ERR_TOOBIG;
-      used += (size_t)snprintf(out + used, size - used, "%s%.*s", used ? "&" : "", (int)len, p);
-    }
-    p += len + (end ? 1 : 0);
-  }
-  if (!capped) {
-    int n = snprintf(out + used, size - used, "%slimit=%u", used ? "&" : "", max);
-    if (n < 0 || (size_t)n >= size - used) return CPNS_ERR_TOOBIG;
-  }
-  return 0;
-}
-
 json_t *cpns_usage_row_to_json(const struct cpns_usage_total *r) {
   /* Totals of a large store may pass what a JSON integer holds: capped. */
   const uint64_t cap = (uint64_t)INT64_MAX;

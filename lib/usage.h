@@ -151,15 +151,6 @@ struct cpns_usage_filter {
 int cpns_usage_query_parse(const char *query, int64_t today, long max_span_days, unsigned max_rows,
                            struct cpns_usage_filter *out, char *err, size_t errlen);
 
-/* A relayed answer must fit one CoAP block (libcoap 4.3.1, see
- * docs/architecture.md): a PNE or a gateway relaying a summary asks for
- * this many rows at most. */
-#define CPNS_USAGE_RELAY_ROWS_MAX 8
-/* query with its limit at most max (added when it has none) into out.
- * A limit that is not a number is left for the server to refuse. 0, or
- * CPNS_ERR_TOOBIG when out is too small. */
-int cpns_usage_query_cap(const char *query, unsigned max, char *out, size_t size);
-
 /* Days since 1970-01-01 <-> "YYYY-MM-DD" (proleptic Gregorian, UTC).
  * cpns_usage_day_parse: 0 or CPNS_ERR_INVAL (not a valid date of years
  * 1970..9999). cpns_usage_day_text: out of at least CPNS_USAGE_DAY_LEN + 1

@@ -50,8 +50,6 @@ static void expect_refused(const char *text, enum cpns_usage_form form, int code
   assert_string_equal(r.service, "untouched");
 }
 
-#define CPNS_QUERY_CAP_TEST_MAX 64
-
 static const char *rep(char c, size_t n) {
   static char buf[2048];
   assert_true(n < sizeof buf);
@@ -483,20 +481,6 @@ static void test_query(void **state) {
   snprintf(longq, sizeof longq, "pn=%s", rep('p', 100));
   assert_int_equal(cpns_usage_query_parse(longq, today, 366, 1000, &q, err, sizeof err),
                    CPNS_ERR_INVAL);
-  /* a relay caps the rows it asks for */
-  char capped[CPNS_QUERY_CAP_TEST_MAX];
-  assert_int_equal(cpns_usage_query_cap("by=day&pn=home", 8, capped, sizeof capped), 0);
-  assert_string_equal(capped, "by=day&pn=home&limit=8");
-  assert_int_equal(cpns_usage_query_cap("limit=100&by=day", 8, capped, sizeof capped), 0);
-  assert_string_equal(capped, "by=day&limit=8");
-  assert_int_equal(cpns_usage_query_cap("limit=3", 8, capped, sizeof capped), 0);
-  assert_string_equal(capped, "limit=3");
-  assert_int_equal(cpns_usage_query_cap("limit=x", 8, capped, sizeof capped), 0);
-  assert_string_equal(capped, "limit=x"); /* the server refuses it */
-  assert_int_equal(cpns_usage_query_cap("", 8, capped, sizeof capped), 0);
-  assert_string_equal(capped, "limit=8");
-  assert_int_equal(cpns_usage_query_cap(NULL, 8, capped, sizeof capped), 0);
-  assert_int_equal(cpns_usage_query_cap("by=day", 8, capped, 10), CPNS_ERR_TOOBIG);
   assert_int_equal(cpns_usage_by_parse("entity"), CPNS_USAGE_BY_ENTITY);
   assert_int_equal(cpns_usage_by_parse("Day"), -1);
   assert_string_equal(cpns_usage_by_name(CPNS_USAGE_BY_PN), "pn");
