@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "msg.h"
+#include "store.h"
 
 /* Integral values up to 2^53 are written as JSON/CBOR integers (57, not
  * 57.0): shorter, and what a person expects to read back. */
@@ -361,6 +362,106 @@ int cpns_status_report_check(const json_t *report, char *err, size_t errlen) {
     say(err, errlen, "a report's state, became, attr, value, lt, gt or at is malformed");
     return CPNS_ERR_INVAL;
   }
+  return 0;
+}
+
+/* ---- the request bodies of the server's status resources ---- */
+
+int cpns_status_policy_decode(const json_t *b, struct cpns_policy_rec *out, char *err,
+                              size_t errlen) {
+  static const char *const fields[] = {"id", "entity", "attr", "lt", "gt", "state", "target",
+                                       "target_pn", NULL};
+  if (!json_is_object(b)) {
+    say(err, errlen, "a policy is an object");
+    return CPNS_ERR_INVAL;
+  }
+  struct cpns_policy_rec p;
+  memset(&p, 0, sizeof p);
+  /* cpns_msg_str says CPNS_ERR_TOOBIG for a text too long: a bad rule all
+   * the same. */
+  if (cpns_msg_only(b, fields, err, errlen) ||
+      cpns_msg_str(b, "id", p.id, sizeof p.id, false, err, errlen) ||
+      cpns_msg_str(b, "entity", p.entity, sizeof p.entity, true, err, errlen) ||
+      cpns_msg_str(b, "attr", p.attr, sizeof p.attr, false, err, errlen) ||
+      cpns_msg_str(b, "state", p.state, sizeof p.state, false, err, errlen) ||
+      cpns_msg_str(b, "target", p.target, sizeof p.target, true, err, errlen) ||
+      cpns_msg_str(b, "target_pn", p.target_pn, sizeof p.target_pn, false, err, errlen))
+    return CPNS_ERR_INVAL;
+  if ((p.id[0] && !cpns_valid_id(p.id)) || !cpns_valid_id(p.entity) ||
+      !cpns_valid_id(p.target) || (p.target_pn[0] && !cpns_valid_id(p.target_pn))) {
+    say(err, errlen, "id, entity, target and target_pn must be ids");
+    return CPNS_ERR_INVAL;
+  }
+  const json_t *lt = json_object_get(b, "lt"), *gt = json_object_get(b, "gt");
+  int kinds = (lt != NULL) + (gt != NULL) + (p.state[0] != '\0');
+  if (kinds != 1) {
+    say(err, errlen, "a policy has exactly one of lt, gt or state");
+    return CPNS_ERR_INVAL;
+  }
+  if (p.state[0]) {
+    if (cpns_presence_parse(p.state) < 0 || p.attr[0]) {
+      say(err, errlen, "state must be online, offline, busy or away (and no attr)");
+      return CPNS_ERR_INVAL;
+    }
+    p.op = CPNS_POLICY_STATE;
+  } else {
+    const json_t *t = lt ? lt : gt;
+    if (!cpns_status_attr_name_valid(p.attr) || !json_is_number(t) ||
+        !value_ok(json_number_value(t))) {
+      say(err, errlen, "lt and gt need an attribute name and a finite number");
+      return CPNS_ERR_INVAL;
+    }
+    p.op = lt ? CPNS_POLICY_LT : CPNS_POLICY_GT;
+    p.threshold = json_number_value(t);
+  }
+  *out = p;
+  return 0;
+}
+
+/* One update {"id", "status"} of a batch into *u (whose id is set). */
+static void decode_update(const json_t *v, struct cpns_status_update *u) {
+  static const char *const fields[] = {"id", "status", NULL};
+  const json_t *st = json_object_get(v, "status");
+  u->err[0] = '\0';
+  if (!json_is_object(v) || cpns_msg_only(v, fields, u->err, sizeof u->err) || !u->id || !st) {
+    if (!u->err[0]) say(u->err, sizeof u->err, "an update is {\"id\",\"status\"}");
+    u->fault = CPNS_STATUS_UPDATE_SHAPE;
+    u->rc = CPNS_ERR_INVAL;
+    return;
+  }
+  if (!cpns_valid_id(u->id)) {
+    snprintf(u->err, sizeof u->err, "'%.64s' is not a valid id", u->id);
+    u->fault = CPNS_STATUS_UPDATE_ID;
+    u->rc = CPNS_ERR_INVAL;
+    return;
+  }
+  u->rc = cpns_status_decode(st, &u->doc, u->err, sizeof u->err);
+  u->fault = u->rc ? CPNS_STATUS_UPDATE_DOC : CPNS_STATUS_UPDATE_OK;
+}
+
+int cpns_status_batch_decode(const json_t *body, struct cpns_status_update **out, size_t *n,
+                             char *err, size_t errlen) {
+  static const char *const fields[] = {"updates", NULL};
+  const json_t *ups = json_object_get(body, "updates");
+  size_t count = json_array_size(ups);
+  if (!json_is_object(body) || cpns_msg_only(body, fields, err, errlen) || !json_is_array(ups) ||
+      count == 0 || count > (size_t)CPNS_STATUS_BATCH_MAX) {
+    snprintf(err, errlen, "expected {\"updates\":[{\"id\",\"status\"}...]} of 1..%d updates",
+             CPNS_STATUS_BATCH_MAX);
+    return count > (size_t)CPNS_STATUS_BATCH_MAX ? CPNS_ERR_TOOBIG : CPNS_ERR_INVAL;
+  }
+  struct cpns_status_update *all = calloc(count, sizeof *all);
+  if (!all) {
+    say(err, errlen, "out of memory");
+    return CPNS_ERR_NOMEM;
+  }
+  for (size_t i = 0; i < count; i++) {
+    const json_t *v = json_array_get(ups, i);
+    all[i].id = json_string_value(json_object_get(v, "id"));
+    decode_update(v, &all[i]);
+  }
+  *out = all;
+  *n = count;
   return 0;
 }
 

@@ -80,6 +80,64 @@ bool cpns_status_same(const struct cpns_status_doc *a, const struct cpns_status_
  * with the reason in err. */
 int cpns_status_report_check(const json_t *report, char *err, size_t errlen);
 
+/* ---- the request bodies of the server's status resources ---- */
+
+struct cpns_policy_rec; /* lib/store.h */
+
+/* A policy rule, the body of POST pns/{pn}/policies (spec 5.5.3.2;
+ * docs/protocol.md, "Policies"): {"id"?, "entity", "target", "target_pn"?
+ * (ids), and exactly one condition: "state" (a presence name), or "attr"
+ * (an attribute name) with one of "lt" and "gt" (a finite number,
+ * |v| <= CPNS_STATUS_VALUE_MAX)}. body is borrowed. On success *out is
+ * replaced by the rule: id ("" when the body names none: the server picks
+ * one), entity, target, target_pn ("" for the rule's own PN), op, and
+ * attr and threshold or state; every other field (pn, created_by, the
+ * counters) is zero, for the caller to fill. Returns 0 or CPNS_ERR_INVAL
+ * (not an object, an unknown member, a wrong type, a text too long, a bad
+ * id or name, no condition or more than one) with the reason in err; *out
+ * is written only on success. */
+int cpns_status_policy_decode(const json_t *body, struct cpns_policy_rec *out, char *err,
+                              size_t errlen);
+
+/* Bytes of the reason an update of a batch is refused (the diagnostic the
+ * server sends back for it). */
+#define CPNS_STATUS_ERR_MAX 160
+
+/* Why one update of a batch is refused, in the order of the checks. */
+enum cpns_status_update_fault {
+  CPNS_STATUS_UPDATE_OK = 0,
+  CPNS_STATUS_UPDATE_SHAPE, /* not an object of "id" (a text) and "status", nothing else */
+  CPNS_STATUS_UPDATE_ID,    /* "id" is not a valid id */
+  CPNS_STATUS_UPDATE_DOC,   /* "status" is not a valid document (rc says how) */
+};
+
+/* One update of a batch, as cpns_status_batch_decode() leaves it. */
+struct cpns_status_update {
+  /* The "id" member, borrowed from the body (valid while the body lives);
+   * NULL when it is missing or not a text. */
+  const char *id;
+  enum cpns_status_update_fault fault;
+  int rc;                      /* 0; CPNS_ERR_INVAL; CPNS_ERR_TOOBIG (a document too large) */
+  struct cpns_status_doc doc;  /* when fault is OK: the document, "updated" as given (0 if not) */
+  char err[CPNS_STATUS_ERR_MAX]; /* when fault is not OK: the reason */
+};
+
+/* A batch of one PN's status updates, the body of POST pns/{pn}/status (a
+ * gateway's stream on CPNS-2): {"updates": [{"id", "status"}...]} of
+ * 1..CPNS_STATUS_BATCH_MAX updates, counted before anything is allocated.
+ * Each update is decoded on its own (cpns_status_decode for its status): a
+ * bad update does not refuse the batch, it says why in its fault, rc and
+ * err. Updates are kept in order, an entity named twice included: which one
+ * counts is the caller's rule (the server keeps the latest).
+ *
+ * body is borrowed, and so are the ids in the result. On success *out is a
+ * new array of *n updates (1..CPNS_STATUS_BATCH_MAX), free it with free().
+ * Returns 0; CPNS_ERR_INVAL (not such an envelope) or CPNS_ERR_TOOBIG (too
+ * many updates) with the reason in err; CPNS_ERR_NOMEM. *out and *n are
+ * written only on success. */
+int cpns_status_batch_decode(const json_t *body, struct cpns_status_update **out, size_t *n,
+                             char *err, size_t errlen);
+
 /* Strict, bounded number parsing for query values and command lines:
  * a decimal number (no hex, inf or nan), finite, |v| <= CPNS_STATUS_VALUE_MAX. */
 int cpns_status_parse_number(const char *s, double *out);

@@ -36,6 +36,7 @@ _Static_assert(CPNS_STORE_STATUS_TEXT_MAX == CPNS_STATUS_ENCODED_MAX, "a stored 
 _Static_assert(CPNS_STORE_ATTR_MAX == CPNS_STATUS_ATTR_NAME_MAX, "a stored attribute name fits");
 _Static_assert(CPNS_STORE_QUERY_MAX == CPNS_QUERY_MAX, "stored conditions fit");
 _Static_assert(CPNS_STORE_TOKEN_MAX == CPNS_OBS_TOKEN_MAX, "stored tokens fit");
+_Static_assert(CPNS_STATUS_ERR_MAX == CPNS_DIAG_MAX, "an update's reason is a diagnostic");
 
 struct status_srv {
   struct server *srv;
@@ -282,23 +283,23 @@ static void changed(struct status_srv *ss, const char *pn, const char *id,
 
 /* ---- updates -------------------------------------------------------------------- */
 
-/* Checks one update of pn/id: decodes it (400), holds it to the entity's
- * rate (429, *retry seconds) unless it says offline, and finds whether it
- * changes anything. On 0 *d is the new document (updated: now). */
-static int check_update(struct status_srv *ss, const char *pn, const char *id, const json_t *body,
+/* A document of pn/id that does not decode: logged, counted, and the code
+ * of its refusal. */
+static int doc_refused(struct status_srv *ss, const char *pn, const char *id, int rc,
+                       const char *err) {
+  CPNS_LOG_RL(CPNS_LOG_NOTICE, MOD, "%s/%s: status refused: %s", pn, id, err);
+  ss->refused++;
+  return rc == CPNS_ERR_TOOBIG ? 413 : 400;
+}
+
+/* Admits the decoded document *d of pn/id: its entity must exist (404),
+ * and it is held to the entity's rate (429, *retry seconds) unless it says
+ * offline; finds whether it changes anything. On 0 d->updated is set (now,
+ * or when the same content was stored). */
+static int admit_update(struct status_srv *ss, const char *pn, const char *id,
                         struct cpns_status_doc *d, bool *same, long *retry, char *err,
                         size_t errlen) {
   struct server *srv = ss->srv;
-  if (!cpns_valid_id(id)) {
-    snprintf(err, errlen, "'%.64s' is not a valid id", id);
-    return 400;
-  }
-  int rc = cpns_status_decode(body, d, err, errlen);
-  if (rc) {
-    CPNS_LOG_RL(CPNS_LOG_NOTICE, MOD, "%s/%s: status refused: %s", pn, id, err);
-    ss->refused++;
-    return rc == CPNS_ERR_TOOBIG ? 413 : 400;
-  }
   struct cpns_entity_rec e;
   if (srv->store->ops->entity_get(srv->store, pn, id, &e)) {
     snprintf(err, errlen, "no entity %.64s in PN %.64s", id, pn);
@@ -326,6 +327,20 @@ static int check_update(struct status_srv *ss, const char *pn, const char *id, c
           cpns_status_from_text(cur.doc, &old, NULL, 0) == 0 && cpns_status_same(&old, d);
   d->updated = *same ? cur.updated_at : now_s();
   return 0;
+}
+
+/* Checks one update of pn/id: decodes it (400, 413), then admits it
+ * (admit_update). On 0 *d is the new document. */
+static int check_update(struct status_srv *ss, const char *pn, const char *id, const json_t *body,
+                        struct cpns_status_doc *d, bool *same, long *retry, char *err,
+                        size_t errlen) {
+  if (!cpns_valid_id(id)) {
+    snprintf(err, errlen, "'%.64s' is not a valid id", id);
+    return 400;
+  }
+  int rc = cpns_status_decode(body, d, err, errlen);
+  if (rc) return doc_refused(ss, pn, id, rc, err);
+  return admit_update(ss, pn, id, d, same, retry, err, errlen);
 }
 
 static void reply_429(struct cpns_req *req, long retry, const char *diag) {
@@ -380,55 +395,58 @@ static void post_batch(struct cpns_req *req, void *arg) {
   struct status_srv *ss = arg;
   struct server *srv = ss->srv;
   const char *pn = req->seg[1];
-  static const char *const fields[] = {"updates", NULL};
   char err[CPNS_DIAG_MAX];
-  json_t *ups = req->body ? json_object_get(req->body, "updates") : NULL;
-  if (!cpns_valid_id(pn) || !req->body || cpns_msg_only(req->body, fields, err, sizeof err) ||
-      !json_is_array(ups) || json_array_size(ups) == 0 ||
-      json_array_size(ups) > (size_t)CPNS_STATUS_BATCH_MAX) {
+  struct cpns_status_update *ups = NULL;
+  size_t n = 0;
+  int rc = cpns_valid_id(pn) ? cpns_status_batch_decode(req->body, &ups, &n, err, sizeof err)
+                             : CPNS_ERR_INVAL;
+  if (rc && rc != CPNS_ERR_NOMEM) {
     ss->refused++;
     cpns_reply_error(req, 400, "expected {\"updates\":[{\"id\",\"status\"}...]} of 1..%d updates",
                      CPNS_STATUS_BATCH_MAX);
     return;
   }
-  size_t n = json_array_size(ups);
-  struct cpns_status_rec *recs = calloc(n, sizeof *recs);
-  struct cpns_status_doc *docs = calloc(n, sizeof *docs);
-  json_t *refused = json_array();
+  struct cpns_status_rec *recs = rc ? NULL : calloc(n, sizeof *recs);
+  struct cpns_status_doc *docs = rc ? NULL : calloc(n, sizeof *docs);
+  json_t *refused = rc ? NULL : json_array();
   if (!recs || !docs || !refused) {
+    free(ups);
     free(recs);
     free(docs);
     json_decref(refused);
     cpns_reply_error(req, 500, "out of memory");
     return;
   }
-  size_t k = 0, i;
-  json_t *u;
-  json_array_foreach(ups, i, u) {
-    static const char *const item_fields[] = {"id", "status", NULL};
-    const char *id = json_string_value(json_object_get(u, "id"));
-    json_t *st = json_object_get(u, "status");
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    const struct cpns_status_update *u = &ups[i];
+    const char *diag = u->err;
     long retry = 0;
     bool same = false;
     int code = 400;
-    err[0] = '\0';
-    if (!json_is_object(u) || cpns_msg_only(u, item_fields, err, sizeof err) || !id || !st) {
-      if (!err[0]) snprintf(err, sizeof err, "an update is {\"id\",\"status\"}");
+    if (u->fault == CPNS_STATUS_UPDATE_SHAPE) {
       ss->refused++;
     } else {
       /* An entity twice in one batch: the later one wins, the earlier is
        * dropped here (the stream carries the latest status only). */
       for (size_t j = 0; j < k; j++)
-        if (strcmp(recs[j].id, id) == 0) {
+        if (strcmp(recs[j].id, u->id) == 0) {
           memmove(&recs[j], &recs[j + 1], (k - j - 1) * sizeof *recs);
           memmove(&docs[j], &docs[j + 1], (k - j - 1) * sizeof *docs);
           k--;
           break;
         }
-      code = check_update(ss, pn, id, st, &docs[k], &same, &retry, err, sizeof err);
+      if (u->fault == CPNS_STATUS_UPDATE_DOC) {
+        code = doc_refused(ss, pn, u->id, u->rc, u->err);
+      } else if (u->fault == CPNS_STATUS_UPDATE_OK) {
+        docs[k] = u->doc;
+        err[0] = '\0';
+        code = admit_update(ss, pn, u->id, &docs[k], &same, &retry, err, sizeof err);
+        diag = err;
+      }
     }
     if (code) {
-      json_t *r = json_pack("{s:s, s:i, s:s}", "id", id ? id : "", "code", code, "diag", err);
+      json_t *r = json_pack("{s:s, s:i, s:s}", "id", u->id ? u->id : "", "code", code, "diag", diag);
       if (r && code == 429) json_object_set_new(r, "retry", json_integer(retry));
       json_array_append_new(refused, r);
       continue;
@@ -438,11 +456,12 @@ static void post_batch(struct cpns_req *req, void *arg) {
       ss->unchanged++;
       continue;
     }
-    if (to_record(pn, id, &docs[k], &recs[k])) continue;
+    if (to_record(pn, u->id, &docs[k], &recs[k])) continue;
     k++;
   }
+  free(ups);
   ss->batches++;
-  int rc = srv->store->ops->status_put_many(srv->store, recs, k);
+  rc = srv->store->ops->status_put_many(srv->store, recs, k);
   if (rc) {
     free(recs);
     free(docs);
@@ -535,51 +554,6 @@ static void get_stats(struct cpns_req *req, void *arg) {
 
 /* ---- policies ------------------------------------------------------------------- */
 
-static int policy_from_body(const json_t *b, struct cpns_policy_rec *p, char *err, size_t errlen) {
-  static const char *const fields[] = {"id", "entity", "attr", "lt", "gt", "state", "target",
-                                       "target_pn", NULL};
-  if (!json_is_object(b)) {
-    snprintf(err, errlen, "a policy is an object");
-    return CPNS_ERR_INVAL;
-  }
-  if (cpns_msg_only(b, fields, err, errlen) ||
-      cpns_msg_str(b, "id", p->id, sizeof p->id, false, err, errlen) ||
-      cpns_msg_str(b, "entity", p->entity, sizeof p->entity, true, err, errlen) ||
-      cpns_msg_str(b, "attr", p->attr, sizeof p->attr, false, err, errlen) ||
-      cpns_msg_str(b, "state", p->state, sizeof p->state, false, err, errlen) ||
-      cpns_msg_str(b, "target", p->target, sizeof p->target, true, err, errlen) ||
-      cpns_msg_str(b, "target_pn", p->target_pn, sizeof p->target_pn, false, err, errlen))
-    return CPNS_ERR_INVAL;
-  if ((p->id[0] && !cpns_valid_id(p->id)) || !cpns_valid_id(p->entity) ||
-      !cpns_valid_id(p->target) || (p->target_pn[0] && !cpns_valid_id(p->target_pn))) {
-    snprintf(err, errlen, "id, entity, target and target_pn must be ids");
-    return CPNS_ERR_INVAL;
-  }
-  json_t *lt = json_object_get(b, "lt"), *gt = json_object_get(b, "gt");
-  int kinds = (lt != NULL) + (gt != NULL) + (p->state[0] != '\0');
-  if (kinds != 1) {
-    snprintf(err, errlen, "a policy has exactly one of lt, gt or state");
-    return CPNS_ERR_INVAL;
-  }
-  if (p->state[0]) {
-    if (cpns_presence_parse(p->state) < 0 || p->attr[0]) {
-      snprintf(err, errlen, "state must be online, offline, busy or away (and no attr)");
-      return CPNS_ERR_INVAL;
-    }
-    p->op = CPNS_POLICY_STATE;
-    return 0;
-  }
-  json_t *t = lt ? lt : gt;
-  if (!cpns_status_attr_name_valid(p->attr) || !json_is_number(t) ||
-      !isfinite(json_number_value(t)) || fabs(json_number_value(t)) > CPNS_STATUS_VALUE_MAX) {
-    snprintf(err, errlen, "lt and gt need an attribute name and a finite number");
-    return CPNS_ERR_INVAL;
-  }
-  p->op = lt ? CPNS_POLICY_LT : CPNS_POLICY_GT;
-  p->threshold = json_number_value(t);
-  return 0;
-}
-
 /* POST pns/{pn}/policies: a rule about one of the PN's entities. */
 static void post_policy(struct cpns_req *req, void *arg) {
   struct status_srv *ss = arg;
@@ -587,10 +561,10 @@ static void post_policy(struct cpns_req *req, void *arg) {
   const char *pn = req->seg[1];
   struct cpns_policy_rec p;
   memset(&p, 0, sizeof p);
-  char err[CPNS_DIAG_MAX];
-  if (!cpns_valid_id(pn) || policy_from_body(req->body, &p, err, sizeof err)) {
+  char err[CPNS_DIAG_MAX] = "not a valid PN id";
+  if (!cpns_valid_id(pn) || cpns_status_policy_decode(req->body, &p, err, sizeof err)) {
     CPNS_LOG_RL(CPNS_LOG_INFO, MOD, "policy refused: %s", err);
-    cpns_reply_error(req, 400, "%s", cpns_valid_id(pn) ? err : "not a valid PN id");
+    cpns_reply_error(req, 400, "%s", err);
     return;
   }
   struct cpns_entity_rec e;

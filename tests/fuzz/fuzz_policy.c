@@ -1,45 +1,40 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz target for the policy-based reports of status management (spec
- * 5.5.3.2): the rule of POST pns/{pn}/policies, decoded by the server's
- * policy_from_body(), and a report (POST reports at a PN GW and at the
- * target PNE), checked by cpns_status_report_check(). The first byte picks
- * the decoder of the rest (odd: CBOR, even: JSON, as in fuzz_codec.c, so
- * seeds can start with 'c' or 'j'); what decodes goes through both. When
- * the first byte is 'a', the rest is instead the answer text of GET
- * pns/{pn}/policies for the C API (client_status__decode_policies).
- *
- * policy_from_body() is static in server/status.c, so this file includes
- * that file (a stub stands in for the one server symbol it needs besides
- * libcpns); the decoder is fuzzed as the server runs it, not a copy.
+ * 5.5.3.2): the rule of POST pns/{pn}/policies, decoded by
+ * cpns_status_policy_decode() (lib/status.c), and a report (POST reports at
+ * a PN GW and at the target PNE), checked by cpns_status_report_check(). The
+ * first byte picks the decoder of the rest (odd: CBOR, even: JSON, as in
+ * fuzz_codec.c, so seeds can start with 'c' or 'j'); what decodes goes
+ * through both. When the first byte is 'a', the rest is instead the answer
+ * text of GET pns/{pn}/policies for the C API
+ * (client_status__decode_policies).
  *
  * Checked, aborting on any violation: a refusal is CPNS_ERR_INVAL with a
- * reason; an accepted rule has valid ids, exactly one condition (a known
- * presence state, or an attribute name with a finite bounded threshold),
- * and its JSON (policy_json, less the server's fields) decodes to the same
- * rule; an accepted report names its policy, entity and target by id and
- * is accepted again after a trip through both encodings; an accepted
- * answer holds rules of valid ids and one known condition each, and a
- * refused one leaves the outputs untouched. */
-#include "../../server/status.c"
-
+ * reason and leaves the rule untouched; an accepted rule has valid ids,
+ * exactly one condition (a known presence state, or an attribute name with
+ * a finite bounded threshold), nothing but the rule's own fields set, and
+ * its JSON (as the server writes it, less the server's fields) decodes to
+ * the same rule; an accepted report names its policy, entity and target by
+ * id and is accepted again after a trip through both encodings; an
+ * accepted answer holds rules of valid ids and one known condition each,
+ * and a refused one leaves the outputs untouched. */
+#include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "client_api.h"
 #include "codec.h"
+#include "msg.h"
+#include "node.h" /* CPNS_DIAG_MAX: the server's buffer of a reason */
+#include "status.h"
+#include "store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* The one server function server/status.c calls outside libcpns: policy
- * reports go to a PN's gateway. Never reached here. */
-void inventory__tell_gateway(struct server *srv, const char *pn, coap_pdu_code_t method,
-                             const char *path, const json_t *body) {
-  (void)srv;
-  (void)pn;
-  (void)method;
-  (void)path;
-  (void)body;
-  abort();
-}
+/* Integral thresholds below 2^53 are written as integers, as the server
+ * writes them (server/status.c). */
+#define FUZZ_EXACT_INT_MAX 9007199254740992.0
 
 static void check_fail(int rc, const char *err) {
   if (rc != CPNS_ERR_INVAL || !err[0]) abort();
@@ -56,13 +51,35 @@ static bool same_rule(const struct cpns_policy_rec *a, const struct cpns_policy_
          a->op == b->op && (a->op == CPNS_POLICY_STATE || a->threshold == b->threshold);
 }
 
+/* The rule as the server's answer carries it, less the server's own fields
+ * (a client copying a rule). */
+static json_t *rule_json(const struct cpns_policy_rec *p) {
+  json_t *o = json_pack("{s:s, s:s}", "entity", p->entity, "target", p->target);
+  if (!o) abort();
+  if (p->id[0]) json_object_set_new(o, "id", json_string(p->id));
+  if (p->target_pn[0]) json_object_set_new(o, "target_pn", json_string(p->target_pn));
+  if (p->op == CPNS_POLICY_STATE) {
+    json_object_set_new(o, "state", json_string(p->state));
+  } else {
+    double t = p->threshold;
+    json_object_set_new(o, "attr", json_string(p->attr));
+    json_object_set_new(o, p->op == CPNS_POLICY_LT ? "lt" : "gt",
+                        t == floor(t) && fabs(t) < FUZZ_EXACT_INT_MAX
+                            ? json_integer((json_int_t)t)
+                            : json_real(t));
+  }
+  return o;
+}
+
 static void fuzz_rule(const json_t *v) {
-  struct cpns_policy_rec p;
-  memset(&p, 0, sizeof p);
+  struct cpns_policy_rec p, before;
+  memset(&p, 0xa5, sizeof p);
+  before = p;
   char err[CPNS_DIAG_MAX] = "";
-  int rc = policy_from_body(v, &p, err, sizeof err);
+  int rc = cpns_status_policy_decode(v, &p, err, sizeof err);
   if (rc) {
     check_fail(rc, err);
+    if (memcmp(&p, &before, sizeof p) != 0) abort();
     return;
   }
   check_terminated(p.id, sizeof p.id);
@@ -72,6 +89,8 @@ static void fuzz_rule(const json_t *v) {
   if ((p.id[0] && !cpns_valid_id(p.id)) || !cpns_valid_id(p.entity) || !cpns_valid_id(p.target) ||
       (p.target_pn[0] && !cpns_valid_id(p.target_pn)))
     abort();
+  /* The caller's fields are left for it to fill. */
+  if (p.pn[0] || p.created_by[0] || p.created_at || p.active || p.fired || p.last_fired) abort();
   switch (p.op) {
   case CPNS_POLICY_STATE:
     if (cpns_presence_parse(p.state) < 0 || p.attr[0]) abort();
@@ -84,19 +103,9 @@ static void fuzz_rule(const json_t *v) {
     break;
   default: abort();
   }
-  /* What the server answers about the rule, less its own fields, is the
-   * same rule again (a client copying a rule). */
-  json_t *o = policy_json(&p);
-  if (!o) abort();
-  static const char *const server_fields[] = {"created_by", "created", "active", "fired",
-                                              "last_fired"};
-  for (size_t i = 0; i < sizeof server_fields / sizeof server_fields[0]; i++)
-    if (json_object_del(o, server_fields[i])) abort();
-  if (!p.target_pn[0]) json_object_del(o, "target_pn");
-  if (!p.id[0]) json_object_del(o, "id");
+  json_t *o = rule_json(&p);
   struct cpns_policy_rec back;
-  memset(&back, 0, sizeof back);
-  if (policy_from_body(o, &back, err, sizeof err) || !same_rule(&p, &back)) abort();
+  if (cpns_status_policy_decode(o, &back, err, sizeof err) || !same_rule(&p, &back)) abort();
   json_decref(o);
 }
 

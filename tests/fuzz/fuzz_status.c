@@ -8,13 +8,22 @@
  * was; an accepted document keeps every limit (text, attribute count,
  * sorted unique valid names, finite bounded values), encodes within
  * CPNS_STATUS_ENCODED_MAX, and reads back from its text and from both wire
- * encodings as the same document. Any violation aborts. */
+ * encodings as the same document.
+ *
+ * The same input goes through cpns_status_batch_decode as the body of
+ * POST pns/{pn}/status (a batch {"updates":[{"id","status"}...]}): a refused
+ * batch says why and leaves the outputs untouched; an accepted one has one
+ * update per member, 1..CPNS_STATUS_BATCH_MAX, each with the id of its
+ * member, and a fault that matches it: a well-formed update has a valid id
+ * and the document cpns_status_decode makes of its status (checked as
+ * above); a refused one says why. Any violation aborts. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "codec.h"
+#include "msg.h"
 #include "status.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -52,6 +61,53 @@ static void check_doc(const struct cpns_status_doc *d) {
   }
 }
 
+/* One update of an accepted batch against its member m. */
+static void check_update(const json_t *m, const struct cpns_status_update *u) {
+  if (u->id != json_string_value(json_object_get(m, "id"))) abort();
+  if (u->fault != CPNS_STATUS_UPDATE_OK) {
+    if (!memchr(u->err, '\0', sizeof u->err) || !u->err[0]) abort();
+    if (u->fault == CPNS_STATUS_UPDATE_SHAPE) {
+      if (u->rc != CPNS_ERR_INVAL) abort();
+      /* a member of the right shape is not refused for its shape */
+      if (json_is_object(m) && json_object_size(m) == 2 && u->id && json_object_get(m, "status"))
+        abort();
+    } else if (u->fault == CPNS_STATUS_UPDATE_ID) {
+      if (u->rc != CPNS_ERR_INVAL || !u->id || cpns_valid_id(u->id)) abort();
+    } else if (u->fault == CPNS_STATUS_UPDATE_DOC) {
+      check_fail(u->rc, u->err);
+      if (!u->id || !cpns_valid_id(u->id)) abort();
+    } else {
+      abort();
+    }
+    return;
+  }
+  if (u->rc || !u->id || !cpns_valid_id(u->id)) abort();
+  struct cpns_status_doc d;
+  char err[160] = "";
+  if (cpns_status_decode(json_object_get(m, "status"), &d, err, sizeof err)) abort();
+  if (!cpns_status_same(&d, &u->doc) || d.updated != u->doc.updated) abort();
+  check_doc(&u->doc);
+}
+
+/* The input as the body of a batch (POST pns/{pn}/status). */
+static void fuzz_batch(const json_t *v) {
+  struct cpns_status_update *ups = (struct cpns_status_update *)&ups;
+  size_t n = 12345;
+  char err[160] = "";
+  int rc = cpns_status_batch_decode(v, &ups, &n, err, sizeof err);
+  const json_t *list = json_object_get(v, "updates");
+  if (rc) {
+    if (rc != CPNS_ERR_INVAL && rc != CPNS_ERR_TOOBIG && rc != CPNS_ERR_NOMEM) abort();
+    if (!err[0] || ups != (struct cpns_status_update *)&ups || n != 12345) abort();
+    if (rc == CPNS_ERR_TOOBIG && json_array_size(list) <= CPNS_STATUS_BATCH_MAX) abort();
+    return;
+  }
+  if (!json_is_object(v) || json_object_size(v) != 1 || !json_is_array(list)) abort();
+  if (n == 0 || n > CPNS_STATUS_BATCH_MAX || n != json_array_size(list) || !ups) abort();
+  for (size_t i = 0; i < n; i++) check_update(json_array_get(list, i), &ups[i]);
+  free(ups);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1) return 0;
   int cf = (data[0] & 1) ? CPNS_CF_CBOR : CPNS_CF_JSON;
@@ -81,6 +137,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   } else {
     check_doc(&m);
   }
+  fuzz_batch(v);
   json_decref(v);
   return 0;
 }

@@ -2,7 +2,8 @@
 /* Unit tests of lib/status.c: the status document (spec 5.5.3) decoded
  * strictly (each limit at its bound and one past it, every class of bad
  * input), partial updates applied whole or not at all, encoding round
- * trips through JSON text and both wire encodings, and the number parser. */
+ * trips through JSON text and both wire encodings, the number parser, and
+ * the bodies of the server's status resources: policy rules and batches. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 
 #include "codec.h"
 #include "status.h"
+#include "store.h"
 
 static json_t *parse(const char *text) {
   json_error_t je;
@@ -285,13 +287,125 @@ static void test_parse_number(void **state) {
   assert_int_equal(cpns_status_parse_number(rep('1', 70), &v), CPNS_ERR_INVAL);
 }
 
+static void test_policy_decode(void **state) {
+  (void)state;
+  struct cpns_policy_rec p;
+  char err[160] = "";
+  json_t *v = parse("{\"entity\":\"phone\",\"attr\":\"battery\",\"lt\":20,\"target\":\"tv\"}");
+  assert_int_equal(cpns_status_policy_decode(v, &p, err, sizeof err), 0);
+  json_decref(v);
+  assert_int_equal(p.op, CPNS_POLICY_LT);
+  assert_string_equal(p.attr, "battery");
+  assert_true(p.threshold == 20);
+  assert_string_equal(p.id, "");
+  assert_string_equal(p.target_pn, "");
+  assert_string_equal(p.pn, "");
+
+  v = parse("{\"id\":\"p1\",\"entity\":\"phone\",\"state\":\"offline\",\"target\":\"tv\","
+            "\"target_pn\":\"work\"}");
+  assert_int_equal(cpns_status_policy_decode(v, &p, err, sizeof err), 0);
+  json_decref(v);
+  assert_int_equal(p.op, CPNS_POLICY_STATE);
+  assert_string_equal(p.state, "offline");
+  assert_string_equal(p.target_pn, "work");
+
+  static const char *const bad[] = {
+      "[]",
+      "{\"entity\":\"phone\",\"target\":\"tv\"}",
+      "{\"entity\":\"phone\",\"state\":\"busy\",\"attr\":\"battery\",\"lt\":1,\"target\":\"tv\"}",
+      "{\"entity\":\"phone\",\"attr\":\"battery\",\"lt\":1,\"gt\":2,\"target\":\"tv\"}",
+      "{\"entity\":\"phone\",\"attr\":\"battery\",\"gt\":1e13,\"target\":\"tv\"}",
+      "{\"entity\":\"phone\",\"attr\":\"battery\",\"gt\":\"1\",\"target\":\"tv\"}",
+      "{\"entity\":\"phone\",\"state\":\"asleep\",\"target\":\"tv\"}",
+      "{\"entity\":\"bad id\",\"state\":\"busy\",\"target\":\"tv\"}",
+      "{\"entity\":\"phone\",\"state\":\"busy\"}",
+      "{\"entity\":\"phone\",\"state\":\"busy\",\"target\":\"tv\",\"color\":1}",
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    struct cpns_policy_rec q;
+    memset(&q, 0x5a, sizeof q);
+    struct cpns_policy_rec before = q;
+    err[0] = '\0';
+    v = parse(bad[i]);
+    assert_int_equal(cpns_status_policy_decode(v, &q, err, sizeof err), CPNS_ERR_INVAL);
+    json_decref(v);
+    assert_true(err[0] != '\0');
+    assert_memory_equal(&q, &before, sizeof q);
+  }
+}
+
+/* {"updates":[n times {"id":"e<i>","status":{"state":"online"}}]} */
+static json_t *batch_of(size_t n) {
+  json_t *list = json_array();
+  for (size_t i = 0; i < n; i++) {
+    char id[CPNS_ID_MAX + 1];
+    snprintf(id, sizeof id, "e%zu", i);
+    json_array_append_new(list, json_pack("{s:s, s:{s:s}}", "id", id, "status", "state", "online"));
+  }
+  return json_pack("{s:o}", "updates", list);
+}
+
+static void test_batch_decode(void **state) {
+  (void)state;
+  struct cpns_status_update *ups = NULL;
+  size_t n = 0;
+  char err[160] = "";
+  /* at the bound and one past it */
+  json_t *v = batch_of(CPNS_STATUS_BATCH_MAX);
+  assert_int_equal(cpns_status_batch_decode(v, &ups, &n, err, sizeof err), 0);
+  assert_int_equal(n, CPNS_STATUS_BATCH_MAX);
+  assert_int_equal(ups[n - 1].fault, CPNS_STATUS_UPDATE_OK);
+  free(ups);
+  json_decref(v);
+  ups = NULL;
+  v = batch_of(CPNS_STATUS_BATCH_MAX + 1);
+  assert_int_equal(cpns_status_batch_decode(v, &ups, &n, err, sizeof err), CPNS_ERR_TOOBIG);
+  assert_null(ups);
+  json_decref(v);
+  static const char *const bad[] = {"[]", "{\"updates\":[]}", "{\"updates\":{}}",
+                                    "{\"updates\":[{}],\"pn\":\"home\"}"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    v = parse(bad[i]);
+    err[0] = '\0';
+    assert_int_equal(cpns_status_batch_decode(v, &ups, &n, err, sizeof err), CPNS_ERR_INVAL);
+    assert_string_equal(err, "expected {\"updates\":[{\"id\",\"status\"}...]} of 1..64 updates");
+    json_decref(v);
+  }
+  /* each update on its own, in order, duplicates kept */
+  v = parse("{\"updates\":[{\"id\":\"phone\",\"status\":{\"state\":\"busy\",\"updated\":5}},"
+            "7, {\"id\":\"tv\"}, {\"id\":\"tv\",\"status\":{},\"x\":1},"
+            "{\"id\":\"bad id\",\"status\":{\"state\":\"busy\"}},"
+            "{\"id\":\"phone\",\"status\":{\"state\":\"asleep\"}}]}");
+  assert_int_equal(cpns_status_batch_decode(v, &ups, &n, err, sizeof err), 0);
+  assert_int_equal(n, 6);
+  assert_int_equal(ups[0].fault, CPNS_STATUS_UPDATE_OK);
+  assert_string_equal(ups[0].id, "phone");
+  assert_int_equal(ups[0].doc.state, CPNS_PRESENCE_BUSY);
+  assert_int_equal(ups[0].doc.updated, 5);
+  assert_int_equal(ups[1].fault, CPNS_STATUS_UPDATE_SHAPE);
+  assert_null(ups[1].id);
+  assert_string_equal(ups[1].err, "an update is {\"id\",\"status\"}");
+  assert_int_equal(ups[2].fault, CPNS_STATUS_UPDATE_SHAPE);
+  assert_string_equal(ups[2].id, "tv");
+  assert_int_equal(ups[3].fault, CPNS_STATUS_UPDATE_SHAPE);
+  assert_string_equal(ups[3].err, "unknown member 'x'");
+  assert_int_equal(ups[4].fault, CPNS_STATUS_UPDATE_ID);
+  assert_string_equal(ups[4].err, "'bad id' is not a valid id");
+  assert_int_equal(ups[5].fault, CPNS_STATUS_UPDATE_DOC);
+  assert_int_equal(ups[5].rc, CPNS_ERR_INVAL);
+  assert_string_equal(ups[5].id, "phone");
+  free(ups);
+  json_decref(v);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_presence_names), cmocka_unit_test(test_attr_names),
       cmocka_unit_test(test_decode_whole),   cmocka_unit_test(test_decode_refusals),
       cmocka_unit_test(test_decode_limits),  cmocka_unit_test(test_merge),
       cmocka_unit_test(test_set_attr),       cmocka_unit_test(test_round_trip),
-      cmocka_unit_test(test_parse_number),
+      cmocka_unit_test(test_parse_number),   cmocka_unit_test(test_policy_decode),
+      cmocka_unit_test(test_batch_decode),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
