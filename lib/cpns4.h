@@ -51,7 +51,10 @@ const char *cpns4_scope_name(unsigned scope);
 /* "services:read,services:write" (commas, no spaces; each known, none
  * twice; at least one) into bits. CPNS_ERR_INVAL with the reason in err. */
 int cpns4_scopes_parse(const char *text, unsigned *out, char *err, size_t errlen);
-/* The same from a JSON list of scope names. */
+/* The same from a JSON list of 1..7 scope names (the "scopes" of POST
+ * /tokens; list is borrowed and may be NULL). CPNS_ERR_INVAL with the
+ * reason in err for anything else, an unknown name or one given twice; *out
+ * is written only on success. */
 int cpns4_scopes_from_json(const json_t *list, unsigned *out, char *err, size_t errlen);
 /* Bits to "services:read,services:write" (in table order); "" for none. */
 void cpns4_scopes_format(unsigned scopes, char out[CPNS4_SCOPES_TEXT_MAX + 1]);
