@@ -84,7 +84,8 @@ static int record(cpns_client_t *c, int argc, char **argv) {
   snprintf(r.service, sizeof r.service, "%s", argv[1]);
   int64_t start = -1, stop = -1;
   unsigned long long seconds = CTL_USAGE_SECONDS_DEFAULT, repeat = 1, v = 0;
-  for (int i = 2; i < argc; i++) {
+  /* Every option takes a value: they come in pairs. */
+  for (int i = 2; i < argc; i += 2) {
     const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
     bool ok = val != NULL;
     if (!ok) {
@@ -121,7 +122,6 @@ static int record(cpns_client_t *c, int argc, char **argv) {
       fprintf(stderr, "cpnsctl: '%s': %s\n", opt, use);
       return EXIT_USAGE;
     }
-    i++;
   }
   if (stop < 0) stop = start >= 0 ? start + (int64_t)seconds : (int64_t)time(NULL);
   if (start < 0) start = stop - (int64_t)seconds;
@@ -209,7 +209,8 @@ static const char *duration(uint64_t s, char *buf, size_t len) {
 static int summary(cpns_client_t *c, int argc, char **argv) {
   cpns_usage_query_t q;
   memset(&q, 0, sizeof q);
-  for (int i = 1; i < argc; i++) {
+  /* Every option takes a value: they come in pairs. */
+  for (int i = 1; i < argc; i += 2) {
     const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
     unsigned long long v;
     bool ok = val != NULL;
@@ -244,7 +245,6 @@ static int summary(cpns_client_t *c, int argc, char **argv) {
                       "[--limit N]\n", opt);
       return EXIT_USAGE;
     }
-    i++;
   }
   cpns_usage_summary_t *s;
   int rc = cpns_usage_summary_get(c, &q, &s);
