@@ -54,7 +54,9 @@ static void usage(FILE *out) {
           "  pn add PN ID [NAME]      allow entity ID into PN\n"
           "  pn expel PN ID           expel entity ID from PN\n"
           "  pn remove PN             remove PN with all its entities\n"
-          "  pn readers PN [PN2...]   show, or set, the PNs allowed to read PN's inventory\n"
+          "  pn readers PN [READER...]  show, or set, PN's readers: PNs (their gateways and\n"
+          "                           members read its inventory, caps and statuses) and\n"
+          "                           external servers ext.NAME (CPNS-4: caps and statuses)\n"
           "  pn gw PN                 (server) ask PN's gateway for its status, live over CPNS-7\n"
           "  enroll ID PN [pne|gw] [TTL]  create a one-time enrollment code for a new device\n"
           "                           (operator, or a PN GW for its own PN); the code is shown once\n"
@@ -304,7 +306,7 @@ static int pn_command(cpns_client_t *c, int argc, char **argv) {
     return run(c, "GET", path, NULL, NULL, VIEW_OBJECT, NULL);
   }
   if (!strcmp(sub, "readers")) {
-    if (!need(argc, argc, 2, "usage: pn readers PN [PN2...]")) return EXIT_USAGE;
+    if (!need(argc, argc, 2, "usage: pn readers PN [PN2|ext.NAME...]")) return EXIT_USAGE;
     snprintf(path, sizeof path, "pns/%s/readers", argv[1]);
     if (argc == 2) return run(c, "GET", path, NULL, NULL, VIEW_READERS, NULL);
     json_t *arr = json_array();
