@@ -128,7 +128,7 @@ struct cpns_status_update {
  * Each update is decoded on its own (cpns_status_decode for its status): a
  * bad update does not refuse the batch, it says why in its fault, rc and
  * err. Updates are kept in order, an entity named twice included: which one
- * counts is the caller's rule (the server keeps the latest).
+ * counts is the caller's rule (the server keeps the latest accepted one).
  *
  * body is borrowed, and so are the ids in the result. On success *out is a
  * new array of *n updates (1..CPNS_STATUS_BATCH_MAX), free it with free().

@@ -426,23 +426,25 @@ static void post_batch(struct cpns_req *req, void *arg) {
     int code = 400;
     if (u->fault == CPNS_STATUS_UPDATE_SHAPE) {
       ss->refused++;
-    } else {
-      /* An entity twice in one batch: the later one wins, the earlier is
-       * dropped here (the stream carries the latest status only). */
-      for (size_t j = 0; j < k; j++)
-        if (strcmp(recs[j].id, u->id) == 0) {
-          memmove(&recs[j], &recs[j + 1], (k - j - 1) * sizeof *recs);
-          memmove(&docs[j], &docs[j + 1], (k - j - 1) * sizeof *docs);
-          k--;
-          break;
-        }
-      if (u->fault == CPNS_STATUS_UPDATE_DOC) {
-        code = doc_refused(ss, pn, u->id, u->rc, u->err);
-      } else if (u->fault == CPNS_STATUS_UPDATE_OK) {
-        docs[k] = u->doc;
-        err[0] = '\0';
-        code = admit_update(ss, pn, u->id, &docs[k], &same, &retry, err, sizeof err);
-        diag = err;
+    } else if (u->fault == CPNS_STATUS_UPDATE_DOC) {
+      code = doc_refused(ss, pn, u->id, u->rc, u->err);
+    } else if (u->fault == CPNS_STATUS_UPDATE_OK) {
+      struct cpns_status_doc d = u->doc;
+      err[0] = '\0';
+      code = admit_update(ss, pn, u->id, &d, &same, &retry, err, sizeof err);
+      diag = err;
+      if (!code) {
+        /* An entity twice in one batch: the later accepted update wins (the
+         * stream carries the latest status only); a refused one leaves the
+         * earlier in place. */
+        for (size_t j = 0; j < k; j++)
+          if (strcmp(recs[j].id, u->id) == 0) {
+            memmove(&recs[j], &recs[j + 1], (k - j - 1) * sizeof *recs);
+            memmove(&docs[j], &docs[j + 1], (k - j - 1) * sizeof *docs);
+            k--;
+            break;
+          }
+        docs[k] = d;
       }
     }
     if (code) {

@@ -220,4 +220,16 @@ ctl laptop.ctl status set --attr battery=33 >/dev/null
 check "the application of PN home is told of the laptop's change after the restart" \
   wait_for 20 grep -q '"value":33' "$T/remote.out"
 check "the daemons keep serving" ctl server.ctl status show home
+
+# ---- an entity twice in one batch (last: a second session of the gateway) ----
+printf '[cpnsctl]\nuri = coaps://127.0.0.1:%s\nidentity = gw-home\nkey_file = %s\n' \
+  "$BASE" "$NET/gw.key" > "$NET/gw-at-server.ctl"
+up() { printf '{"id":"mp3-player","status":{"state":"online","attrs":{"dup":%s}}}' "$1"; }
+out=$(ctlj gw-at-server.ctl post pns/home/status "{\"updates\":[$(up 1),$(up '"x"')]}" 2>&1 || true)
+check "a refused later update of an entity is answered in refused" has "$out" '"code": 400'
+check "... and the earlier one of the batch is stored" \
+  bash -c "'$CTL' -t 5000 -P '$NET/server.ctl' status show home mp3-player | grep -q 'dup=1'"
+out=$(ctlj gw-at-server.ctl post pns/home/status "{\"updates\":[$(up 2),$(up 3)]}" 2>&1 || true)
+check "of two accepted updates of an entity the later is stored" \
+  bash -c "'$CTL' -t 5000 -P '$NET/server.ctl' status show home mp3-player | grep -q 'dup=3'"
 finish
