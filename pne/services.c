@@ -15,16 +15,17 @@
  * canonical query), so that restarts reuse them instead of piling up
  * copies, and created (POST /interests) only when missing. They are
  * observed like the applications' ones; every new event of theirs (a
- * matching service appeared, changed or went away) is an advert: logged,
- * kept (the latest [services] max_adverts) and served at self/adverts,
- * observable, so that the server's advertisement reaches the device without
- * an application staying connected. */
-#include <limits.h>
+ * matching service appeared, changed or went away) is an advert: checked
+ * by lib/advert.c (it comes from the network), logged, kept (the latest
+ * [services] max_adverts) and served at self/adverts, observable, so that
+ * the server's advertisement reaches the device without an application
+ * staying connected. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "advert.h"
 #include "log.h"
 #include "msg.h"
 #include "obsclient.h"
@@ -40,7 +41,6 @@
  * (the gateway forgets it when it restarts). */
 #define SERVICES_RENEW_S 30
 #define ADVERTS_PATH "self/adverts"
-#define ADVERT_TYPE_MAX 16
 /* Adverts in a notification of self/adverts (the latest): a notification
  * must fit one message; a reader wanting them all GETs the list. */
 #define ADVERTS_NOTIFY_MAX 4
@@ -53,16 +53,6 @@ struct own {
   long long last_seq;          /* the newest event turned into an advert */
 };
 
-struct advert {
-  char interest[CPNS_ID_MAX + 1];
-  long long seq;
-  char type[ADVERT_TYPE_MAX];
-  char service[CPNS_ID_MAX + 1];
-  char name[CPNS_NAME_MAX + 1];
-  char offerer[CPNS_ID_MAX + 1];
-  long long at, received;
-};
-
 static struct {
   struct pne *p;
   struct cpns_obsclient *oc;
@@ -71,7 +61,7 @@ static struct {
   size_t nown;
   bool sync, busy, was_registered;
   time_t next_sync;
-  struct advert *adverts; /* a ring of max_adverts */
+  struct cpns_advert *adverts; /* a ring of max_adverts */
   size_t nadverts, head;
   unsigned long long total;
 } SV;
@@ -138,39 +128,7 @@ fail:
 
 /* ---- adverts ---- */
 
-static json_t *advert_json(const struct advert *a) {
-  return json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:I, s:I}", "interest", a->interest, "seq",
-                   (json_int_t)a->seq, "type", a->type, "service", a->service, "name", a->name,
-                   "offerer", a->offerer, "at", (json_int_t)a->at, "received",
-                   (json_int_t)a->received);
-}
-
-/* One event of an interest's body, checked field by field (it comes from
- * the network): 0, or CPNS_ERR_INVAL. */
-static int advert_decode(const json_t *ev, const char *interest, struct advert *a) {
-  char err[CPNS_DIAG_MAX];
-  long seq = 0, at = 0;
-  memset(a, 0, sizeof *a);
-  snprintf(a->interest, sizeof a->interest, "%s", interest);
-  if (!json_is_object(ev) || cpns_msg_int(ev, "seq", 1, LONG_MAX, &seq, true, err, sizeof err) ||
-      cpns_msg_str(ev, "type", a->type, sizeof a->type, true, err, sizeof err) ||
-      cpns_msg_str(ev, "service", a->service, sizeof a->service, true, err, sizeof err) ||
-      cpns_msg_str(ev, "name", a->name, sizeof a->name, false, err, sizeof err) ||
-      cpns_msg_str(ev, "offerer", a->offerer, sizeof a->offerer, false, err, sizeof err) ||
-      cpns_msg_int(ev, "at", 0, LONG_MAX, &at, false, err, sizeof err))
-    return CPNS_ERR_INVAL;
-  if (!cpns_valid_id(a->service) || (a->offerer[0] && !cpns_valid_id(a->offerer)) ||
-      (strcmp(a->type, "appeared") && strcmp(a->type, "changed") && strcmp(a->type, "gone")))
-    return CPNS_ERR_INVAL;
-  for (const char *c = a->name; *c; c++)
-    if ((unsigned char)*c < 0x20) return CPNS_ERR_INVAL;
-  a->seq = seq;
-  a->at = at;
-  a->received = (long long)time(NULL);
-  return 0;
-}
-
-static void advert_add(const struct advert *a) {
+static void advert_add(const struct cpns_advert *a) {
   size_t max = (size_t)SV.p->conf.max_adverts;
   size_t slot = (SV.head + SV.nadverts) % max;
   if (SV.nadverts < max) SV.nadverts++;
@@ -194,18 +152,26 @@ static void on_body(void *arg, const char *topic, const json_t *body) {
   (void)arg;
   struct own *o = own_of(topic);
   if (!o) return;
-  const json_t *events = json_object_get(body, "events");
-  if (!json_is_array(events)) return;
+  const json_t *events;
+  char err[CPNS_DIAG_MAX];
+  if (cpns_advert_events(body, &events, err, sizeof err)) {
+    CPNS_LOG_RL(CPNS_LOG_WARNING, MOD, "interest %s: the gateway sent a bad body: %s", topic, err);
+    return;
+  }
   size_t i;
   const json_t *ev;
   bool any = false;
   long long newest = o->last_seq;
+  time_t now = time(NULL);
   json_array_foreach(events, i, ev) {
-    struct advert a;
-    if (advert_decode(ev, topic, &a)) {
-      CPNS_LOG_RL(CPNS_LOG_WARNING, MOD, "interest %s: the gateway sent a bad event", topic);
+    struct cpns_advert a;
+    if (cpns_advert_decode(ev, &a, err, sizeof err)) {
+      CPNS_LOG_RL(CPNS_LOG_WARNING, MOD, "interest %s: the gateway sent a bad event: %s", topic,
+                  err);
       continue;
     }
+    snprintf(a.interest, sizeof a.interest, "%s", topic);
+    a.received = (int64_t)now;
     if (a.seq > newest) newest = a.seq;
     if (!o->seen_any || a.seq <= o->last_seq) continue;
     advert_add(&a);
@@ -238,7 +204,7 @@ static void get_adverts(struct cpns_req *req, void *arg) {
   size_t max = (size_t)SV.p->conf.max_adverts;
   size_t first = req->notification && SV.nadverts > ADVERTS_NOTIFY_MAX ? SV.nadverts - ADVERTS_NOTIFY_MAX : 0;
   for (size_t i = first; list && i < SV.nadverts; i++)
-    json_array_append_new(list, advert_json(&SV.adverts[(SV.head + i) % max]));
+    json_array_append_new(list, cpns_advert_to_json(&SV.adverts[(SV.head + i) % max]));
   json_t *ids = json_array();
   for (size_t i = 0; ids && i < SV.nown; i++)
     json_array_append_new(ids, json_pack("{s:s, s:O}", "id", SV.own[i].id, "query", SV.own[i].query));
