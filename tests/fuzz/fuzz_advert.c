@@ -25,6 +25,7 @@
 #include "advert.h"
 #include "codec.h"
 #include "msg.h"
+#include "fuzz_util.h"
 #include "node.h" /* CPNS_DIAG_MAX: the PNE's buffer of a reason */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -71,20 +72,13 @@ static void round_trip(const struct cpns_advert *a) {
   served.received = 1700000000;
   json_t *o = cpns_advert_to_json(&served);
   if (!o) abort();
-  static const int cfs[] = {CPNS_CF_CBOR, CPNS_CF_JSON};
   char err[CPNS_DIAG_MAX] = "";
-  for (size_t i = 0; i < sizeof cfs / sizeof cfs[0]; i++) {
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    json_t *v = NULL;
-    if (cpns_codec_encode(o, cfs[i], &buf, &len)) abort();
-    if (cpns_codec_decode(buf, len, cfs[i], &cpns_codec_default_limits, &v, err, sizeof err))
-      abort();
+  for (size_t i = 0; i < FUZZ_NCFS; i++) {
+    json_t *v = fuzz_reencode(o, fuzz_cfs[i], &cpns_codec_default_limits);
     struct cpns_advert back;
     if (cpns_advert_decode(v, &back, err, sizeof err)) abort();
     if (!same_advert(a, &back)) abort();
     json_decref(v);
-    free(buf);
   }
   json_t *body = json_pack("{s:[O]}", "events", o);
   const json_t *events = NULL;

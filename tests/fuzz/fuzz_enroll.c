@@ -24,6 +24,7 @@
 #include "enroll.h"
 #include "enroll_client.h"
 #include "msg.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -71,11 +72,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz_text(text);
     return 0;
   }
-  int cf = (data[0] & 1) ? CPNS_CF_CBOR : CPNS_CF_JSON;
-  json_t *v = NULL;
-  char err[160];
-  if (cpns_codec_decode(data + 1, size - 1, cf, &cpns_codec_default_limits, &v, err, sizeof err))
-    return 0;
+  json_t *v = fuzz_input_body(data, size);
+  if (!v) return 0;
   fuzz_body(v);
   json_decref(v);
   return 0;

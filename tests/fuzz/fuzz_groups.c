@@ -23,6 +23,7 @@
 #include "groupkey.h"
 #include "groups.h"
 #include "msg.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -108,12 +109,8 @@ static void fuzz_view(const json_t *v) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  if (size < 1) return 0;
-  int cf = (data[0] & 1) ? CPNS_CF_CBOR : CPNS_CF_JSON;
-  json_t *v = NULL;
-  char err[160];
-  if (cpns_codec_decode(data + 1, size - 1, cf, &cpns_codec_default_limits, &v, err, sizeof err))
-    return 0;
+  json_t *v = fuzz_input_body(data, size);
+  if (!v) return 0;
   fuzz_create(v);
   fuzz_view(v);
   json_decref(v);

@@ -16,6 +16,7 @@
 
 #include "codec.h"
 #include "msg.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -71,16 +72,10 @@ static void entity_round_trip(const struct cpns_entity_rec *e) {
       back.lifetime != e->lifetime)
     abort();
   /* and through both encodings */
-  static const int cfs[] = {CPNS_CF_CBOR, CPNS_CF_JSON};
-  for (size_t i = 0; i < 2; i++) {
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    json_t *v = NULL;
-    if (cpns_codec_encode(o, cfs[i], &buf, &len)) abort();
-    if (cpns_codec_decode(buf, len, cfs[i], NULL, &v, err, sizeof err)) abort();
+  for (size_t i = 0; i < FUZZ_NCFS; i++) {
+    json_t *v = fuzz_reencode(o, fuzz_cfs[i], NULL);
     if (!json_equal(v, o)) abort();
     json_decref(v);
-    free(buf);
   }
   json_decref(o);
 }
@@ -179,12 +174,9 @@ static void fuzz_fields(const json_t *obj, const char *key) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  if (size < 1) return 0;
-  int cf = (data[0] & 1) ? CPNS_CF_CBOR : CPNS_CF_JSON;
-  json_t *v = NULL;
-  char err[160];
-  if (cpns_codec_decode(data + 1, size - 1, cf, &cpns_codec_default_limits, &v, err, sizeof err))
-    return 0;
+  json_t *v = fuzz_input_body(data, size);
+  if (!v) return 0;
+  char err[160] = "";
   fuzz_registration(v, false);
   fuzz_registration(v, true);
   fuzz_pn(v);

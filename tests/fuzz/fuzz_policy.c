@@ -29,6 +29,7 @@
 #include "node.h" /* CPNS_DIAG_MAX: the server's buffer of a reason */
 #include "status.h"
 #include "store.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -121,16 +122,10 @@ static void fuzz_report(const json_t *v) {
     const char *s = json_string_value(json_object_get(v, ids[i]));
     if (!s || !cpns_valid_id(s)) abort();
   }
-  static const int cfs[] = {CPNS_CF_CBOR, CPNS_CF_JSON};
-  for (size_t i = 0; i < 2; i++) {
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    json_t *back = NULL;
-    if (cpns_codec_encode(v, cfs[i], &buf, &len)) abort();
-    if (cpns_codec_decode(buf, len, cfs[i], NULL, &back, err, sizeof err)) abort();
+  for (size_t i = 0; i < FUZZ_NCFS; i++) {
+    json_t *back = fuzz_reencode(v, fuzz_cfs[i], NULL);
     if (cpns_status_report_check(back, err, sizeof err)) abort();
     json_decref(back);
-    free(buf);
   }
 }
 
@@ -171,11 +166,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz_answer(data + 1, size - 1);
     return 0;
   }
-  int cf = (data[0] & 1) ? CPNS_CF_CBOR : CPNS_CF_JSON;
-  json_t *v = NULL;
-  char err[160];
-  if (cpns_codec_decode(data + 1, size - 1, cf, &cpns_codec_default_limits, &v, err, sizeof err))
-    return 0;
+  json_t *v = fuzz_input_body(data, size);
+  if (!v) return 0;
   fuzz_rule(v);
   fuzz_report(v);
   json_decref(v);

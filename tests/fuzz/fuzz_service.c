@@ -21,6 +21,7 @@
 
 #include "codec.h"
 #include "service.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -124,19 +125,13 @@ static void check_service(const struct cpns_service *s) {
 static void service_round_trip(const struct cpns_service *s) {
   json_t *d = cpns_service_describe(s);
   if (!d) abort();
-  static const int cfs[] = {CPNS_CF_CBOR, CPNS_CF_JSON};
   char err[160] = "";
-  for (size_t i = 0; i < 2; i++) {
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    json_t *v = NULL;
-    if (cpns_codec_encode(d, cfs[i], &buf, &len)) abort();
-    if (cpns_codec_decode(buf, len, cfs[i], NULL, &v, err, sizeof err)) abort();
+  for (size_t i = 0; i < FUZZ_NCFS; i++) {
+    json_t *v = fuzz_reencode(d, fuzz_cfs[i], NULL);
     struct cpns_service back;
     if (cpns_service_parse(v, &back, err, sizeof err)) abort();
     if (memcmp(s, &back, sizeof back) != 0) abort();
     json_decref(v);
-    free(buf);
   }
   json_decref(d);
   struct cpns_service full = *s;

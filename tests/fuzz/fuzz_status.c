@@ -25,6 +25,7 @@
 #include "codec.h"
 #include "msg.h"
 #include "status.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -47,17 +48,13 @@ static void check_doc(const struct cpns_status_doc *d) {
   struct cpns_status_doc back;
   if (cpns_status_from_text(text, &back, err, sizeof err)) abort();
   if (!cpns_status_same(d, &back) || back.updated != d->updated) abort();
-  static const int cfs[] = {CPNS_CF_CBOR, CPNS_CF_JSON};
-  for (int i = 0; i < 2; i++) {
-    json_t *j = cpns_status_to_json(d), *v = NULL;
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (!j || cpns_codec_encode(j, cfs[i], &buf, &len)) abort();
-    if (cpns_codec_decode(buf, len, cfs[i], &cpns_codec_default_limits, &v, err, sizeof err)) abort();
+  for (size_t i = 0; i < FUZZ_NCFS; i++) {
+    json_t *j = cpns_status_to_json(d);
+    if (!j) abort();
+    json_t *v = fuzz_reencode(j, fuzz_cfs[i], &cpns_codec_default_limits);
     if (cpns_status_decode(v, &back, err, sizeof err) || !cpns_status_same(d, &back)) abort();
     json_decref(j);
     json_decref(v);
-    free(buf);
   }
 }
 
@@ -109,12 +106,9 @@ static void fuzz_batch(const json_t *v) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  if (size < 1) return 0;
-  int cf = (data[0] & 1) ? CPNS_CF_CBOR : CPNS_CF_JSON;
-  json_t *v = NULL;
+  json_t *v = fuzz_input_body(data, size);
+  if (!v) return 0;
   char err[160] = "";
-  if (cpns_codec_decode(data + 1, size - 1, cf, &cpns_codec_default_limits, &v, err, sizeof err))
-    return 0;
   struct cpns_status_doc d;
   cpns_status_init(&d, CPNS_PRESENCE_AWAY);
   cpns_status_set_attr(&d, "battery", 50);
