@@ -16,7 +16,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # Every decoder's fuzz target runs for a bounded time (clang's libFuzzer),
 # before the main suite so that its summary is the last thing printed. 12 s
 # each keeps the whole run within 15 minutes on 2 CPUs; for a longer hunt:
-# CPNS_FUZZ_SECONDS=600 scripts/test.sh -L fuzzrun.
+# CPNS_FUZZ_SECONDS=600 scripts/test.sh
 if command -v clang >/dev/null; then
   fuzz=$top/build-fuzz
   CC=clang cmake -S "$top" -B "$fuzz" -DCMAKE_BUILD_TYPE=Debug -DCPNS_SANITIZE=ON -DCPNS_FUZZ=ON \
